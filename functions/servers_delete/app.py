@@ -1,0 +1,17 @@
+"""DELETE /v1/mcp/servers/{server_id}: Remove an MCP server and its tools."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from portico.http import api, handler, no_content, principal
+from portico.wiring import servers
+
+app = api()
+
+
+@app.delete("/v1/mcp/servers/<server_id>")
+def delete_server(server_id: str) -> Response[None]:
+    servers().delete(principal(app), server_id)
+    return no_content()
+
+
+lambda_handler = handler(app)

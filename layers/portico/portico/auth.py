@@ -1,0 +1,186 @@
+"""Authentication and authorization: the only module that reads credentials.
+
+Credentials accepted on every request:
+* ``Authorization: Bearer <key_id>.<secret>`` (an API key, as printed once at creation), or
+* ``X-API-KEY: <key_id>`` with ``X-API-SECRET: <secret>`` (seed 003).
+
+The Lambda authorizer turns them into a ``Principal`` whose fields travel to the endpoint in the
+authorizer context; endpoints read the principal from there and never from the request body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from portico.errors import ForbiddenError, TierRequiredError, UnauthorizedError
+from portico.ids import now_iso
+from portico.models.common import Role, Tier
+from portico.models.identity import Principal, PrincipalKind
+from portico.repositories.main import MainRepository
+
+KEY_ID = re.compile(r"^key_[a-f0-9]{24}$")
+SECRET = re.compile(r"^pts_[A-Za-z0-9_-]{20,100}$")
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a high-entropy secret (256 random bits: a slow KDF adds nothing here)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def bearer_token(key_id: str, secret: str) -> str:
+    return f"{key_id}.{secret}"
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def credentials(headers: Mapping[str, str] | None) -> tuple[str, str]:
+    """Extract ``(key_id, secret)`` from the request headers.
+
+    Raises:
+        UnauthorizedError: no credentials, or malformed ones.
+    """
+    authorization = _header(headers, "authorization")
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise UnauthorizedError("expected 'Authorization: Bearer <token>'")
+        key_id, _, secret = token.strip().partition(".")
+    else:
+        key_id, secret = _header(headers, "x-api-key") or "", _header(headers, "x-api-secret") or ""
+    if not key_id and not secret:
+        raise UnauthorizedError("missing credentials")
+    if not KEY_ID.match(key_id) or not SECRET.match(secret):
+        raise UnauthorizedError("malformed credentials")
+    return key_id, secret
+
+
+def authenticate(headers: Mapping[str, str] | None, repo: MainRepository) -> Principal:
+    """Resolve the caller of a request.
+
+    Raises:
+        UnauthorizedError: missing, malformed, unknown, wrong, expired or orphaned credentials.
+    """
+    key_id, secret = credentials(headers)
+    found = repo.get_key(key_id)
+    if found is None:
+        raise UnauthorizedError("unknown API key")
+    key, secret_hash = found
+    if not hmac.compare_digest(secret_hash, hash_secret(secret)):
+        raise UnauthorizedError("invalid API key secret")
+    if key.get("expires_at") and key["expires_at"] <= now_iso():
+        raise UnauthorizedError("API key expired")
+    if key.get("kind") == PrincipalKind.OPERATOR:
+        return Principal(kind=PrincipalKind.OPERATOR, principal_id=key_id, key_id=key_id)
+    org = repo.get_org(key["org_id"])
+    if org is None:
+        raise UnauthorizedError("API key belongs to no organization")
+    role = Role(key["role"])
+    if key.get("user_id"):
+        member = repo.get_member(key["org_id"], key["user_id"])
+        if member is None:
+            raise UnauthorizedError("API key owner is no longer a member")
+        # A key never carries more than its owner's current role.
+        owner_role = Role(member[0]["role"])
+        role = role if role.rank <= owner_role.rank else owner_role
+    return Principal(
+        kind=PrincipalKind.API_KEY,
+        principal_id=key.get("user_id") or key_id,
+        org_id=key["org_id"],
+        user_id=key.get("user_id"),
+        role=role,
+        tier=Tier(org[0]["tier"]),
+        key_id=key_id,
+    )
+
+
+# ---------------------------------------------------------------- authorizer context round trip
+def to_context(principal: Principal) -> dict[str, str]:
+    """Flatten a principal into an API Gateway authorizer context (string values only)."""
+    return {k: str(v) for k, v in principal.model_dump(mode="json").items() if v is not None}
+
+
+def from_context(context: Mapping[str, Any] | None) -> Principal:
+    """Rebuild the principal the authorizer established.
+
+    Raises:
+        UnauthorizedError: the request did not pass the authorizer.
+    """
+    if not context or "kind" not in context:
+        raise UnauthorizedError("request was not authorized")
+    fields = {k: v for k, v in context.items() if k in Principal.model_fields and v not in ("", None)}
+    return Principal.model_validate(fields)
+
+
+def policy(principal: Principal, method_arn: str) -> dict[str, Any]:
+    """An Allow policy for the whole API stage (authorizer caching is off, so scope by stage)."""
+    parts = method_arn.split(":")
+    api_stage = "/".join(parts[5].split("/")[:2]) if len(parts) > 5 else "*/*"
+    resource = ":".join([*parts[:5], f"{api_stage}/*"]) if len(parts) > 5 else "*"
+    return {
+        "principalId": principal.principal_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource}],
+        },
+        "context": to_context(principal),
+    }
+
+
+# ---------------------------------------------------------------- checks used by services
+def require_member(principal: Principal, role: Role = Role.VIEWER) -> str:
+    """Require an organization principal with at least ``role``; return its org id.
+
+    Raises:
+        ForbiddenError: an operator, or a role below ``role``.
+    """
+    if principal.org_id is None or principal.role is None:
+        raise ForbiddenError("this endpoint needs an organization member")
+    if principal.role.rank < role.rank:
+        raise ForbiddenError(f"requires role {role.value}", required_role=role.value, role=principal.role.value)
+    return principal.org_id
+
+
+def require_tier(principal: Principal, tier: Tier) -> None:
+    """Raises:
+    TierRequiredError: the organization's tier is below ``tier``.
+    """
+    if principal.tier is None or principal.tier.rank < tier.rank:
+        raise TierRequiredError(f"requires the {tier.value} tier", required_tier=tier.value)
+
+
+def require_operator(principal: Principal) -> None:
+    """Raises:
+    ForbiddenError: the caller is not a platform operator.
+    """
+    if principal.kind is not PrincipalKind.OPERATOR:
+        raise ForbiddenError("platform operators only")
+
+
+class Unauthorized(Exception):
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def authorize_request(event: Mapping[str, Any], repo: MainRepository) -> dict[str, Any]:
+    """The REQUEST authorizer: an Allow policy carrying the principal, or ``Unauthorized`` (401).
+
+    Raises:
+        Unauthorized: the request's credentials do not establish a principal.
+    """
+    try:
+        principal = authenticate(event.get("headers"), repo)
+    except UnauthorizedError as exc:
+        from portico.observability import logger
+
+        logger.info("authorization refused", reason=exc.message)
+        raise Unauthorized() from exc
+    return policy(principal, str(event.get("methodArn", "")))

@@ -1,0 +1,71 @@
+"""The `portico` command: `portico dev` runs Portico locally; `portico operator-key` mints an operator key."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from portico.local.bootstrap import bootstrap
+    from portico.local.runtime import LocalRuntime
+
+    started = time.perf_counter()
+    runtime = LocalRuntime(host="127.0.0.1", port=args.port, endpoint=args.aws_endpoint)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        api_url = runtime.start()
+        info = bootstrap(api_url, Path(args.state_dir))
+        elapsed = time.perf_counter() - started
+        print(f"Portico is running on {api_url} (ready in {elapsed:.1f}s)", flush=True)
+        print(json.dumps(info, indent=2), flush=True)
+        print(f"Wrote {Path(args.state_dir) / 'local.json'}. Press Ctrl+C to stop.", flush=True)
+        stop.wait()
+    finally:
+        runtime.stop()
+        # The keys in local.json die with this process's in-memory state: don't leave stale ones behind.
+        (Path(args.state_dir) / "local.json").unlink(missing_ok=True)
+        print("Portico stopped.", flush=True)
+    return 0
+
+
+def _operator_key(args: argparse.Namespace) -> int:
+    """Mint an operator key straight into a deployed main table (needs AWS credentials for that account)."""
+    import os
+
+    os.environ["PORTICO_MAIN_TABLE"] = args.table
+    if args.region:
+        os.environ["AWS_REGION"] = args.region
+    from portico.wiring import identity
+
+    key, secret = identity().create_operator_key(args.name)
+    print(json.dumps({"key_id": key.id, "operator_api_key": secret}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="portico", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="run Portico locally on 127.0.0.1 (moto, no Docker, no AWS account)")
+    dev.add_argument("--port", type=int, default=3000, help="API port (0 picks a free one); default 3000")
+    dev.add_argument("--state-dir", default=".portico", help="where local.json is written; default .portico")
+    dev.add_argument("--aws-endpoint", default=None, help="use this AWS endpoint (e.g. LocalStack) instead of moto")
+    dev.set_defaults(run=_dev)
+    op = sub.add_parser("operator-key", help="create a platform-operator API key in a deployed stack")
+    op.add_argument("--table", required=True, help="the stack's MainTableName output")
+    op.add_argument("--region", default=None)
+    op.add_argument("--name", default="operator")
+    op.set_defaults(run=_operator_key)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The data plane: talking MCP to downstream servers."""

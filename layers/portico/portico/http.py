@@ -1,0 +1,146 @@
+"""The REST edge: a resolver factory, the principal of the request, and the one error mapping.
+
+Every endpoint function builds its resolver with ``api()``; errors leave as
+``{"error_code", "message", "details"}`` with the status from ``errors.HTTP_STATUS``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from portico import auth
+from portico.errors import HTTP_STATUS, PorticoError, RateLimitedError
+from portico.models.identity import Principal
+from portico.observability import logger
+
+M = TypeVar("M", bound=BaseModel)
+JSON = "application/json"
+
+
+def _json(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"), default=str)
+
+
+def error_response(code: str, message: str, details: dict[str, Any] | None = None, **headers: str) -> Response:
+    return Response(
+        status_code=HTTP_STATUS.get(code, 500),
+        content_type=JSON,
+        body=_json({"error_code": code, "message": message, "details": details or {}}),
+        headers=headers or None,
+    )
+
+
+def _field_errors(errors: list[Any]) -> tuple[str, list[dict[str, str]]]:
+    fields = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            fields.append({"field": "body", "message": "malformed JSON"})
+            continue
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+        fields.append({"field": ".".join(loc) or "body", "message": str(error.get("msg", "invalid"))})
+    first = fields[0] if fields else {"field": "body", "message": "invalid request"}
+    return f"{first['field']}: {first['message']}", fields
+
+
+def validation_response(errors: list[Any]) -> Response:
+    message, fields = _field_errors(errors)
+    return error_response(
+        "VALIDATION_ERROR", message, {"fields": fields, "field": fields[0]["field"] if fields else None}
+    )
+
+
+def ok(value: Any, status: int = 200) -> Response[dict[str, Any]]:
+    """A success envelope: ``{"data": value}``."""
+    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return Response(status_code=status, content_type=JSON, body={"data": data})
+
+
+def no_content() -> Response[None]:
+    return Response(status_code=204, content_type=JSON, body=None)
+
+
+def _not_json(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Bodies are JSON: say so plainly instead of failing on a form-encoded guess."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    if not event.get("body") or "json" in headers.get("content-type", "json").lower():
+        return None
+    body = {
+        "error_code": "VALIDATION_ERROR",
+        "message": "send the body as JSON with Content-Type: application/json",
+        "details": {"field": "Content-Type"},
+    }
+    return {"statusCode": 400, "headers": {"Content-Type": JSON}, "body": _json(body), "isBase64Encoded": False}
+
+
+def api() -> APIGatewayRestResolver:
+    """A validating REST resolver with Portico's error mapping installed."""
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        return validation_response(list(exc.errors()))
+
+    @app.exception_handler(PydanticValidationError)
+    def _invalid_model(exc: PydanticValidationError) -> Response:
+        return validation_response(list(exc.errors()))
+
+    @app.exception_handler(PorticoError)
+    def _domain(exc: PorticoError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else {}
+        if exc.code == "INTERNAL_ERROR":
+            logger.exception("internal error", error_code=exc.code)
+        return error_response(exc.code, exc.message, exc.details, **headers)
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:  # the top-level edge: log, never leak
+        logger.exception("unhandled error")
+        return error_response("INTERNAL_ERROR", "internal error")
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response:
+        return error_response("RESOURCE_NOT_FOUND", "no such route")
+
+    return app
+
+
+def principal(app: APIGatewayRestResolver) -> Principal:
+    """The caller, as established by the authorizer.
+
+    Raises:
+        UnauthorizedError: the request carries no authorizer context.
+    """
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer")
+    return auth.from_context(context)
+
+
+def query(app: APIGatewayRestResolver, model: type[M]) -> M:
+    """Validate the query string into ``model`` (multi-valued parameters become lists).
+
+    Raises:
+        pydantic.ValidationError: mapped to a 400 naming the parameter.
+    """
+    event = app.current_event
+    multi = event.multi_value_query_string_parameters or {}
+    single = event.query_string_parameters or {}
+    values: dict[str, Any] = dict(single)
+    for name, items in multi.items():
+        if len(items) > 1:
+            values[name] = items
+    return model.model_validate(values)
+
+
+def handler(app: APIGatewayRestResolver) -> Any:
+    """The Lambda entry point for ``app``, with structured request logging."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return _not_json(event) or app.resolve(event, context)
+
+    return lambda_handler

@@ -1,0 +1,219 @@
+"""A local API Gateway: template routes → REQUEST authorizer → the endpoint's handler, over real HTTP.
+
+Each request becomes an API Gateway REST proxy event (v1). Authorizer failures answer as the
+template's gateway responses do: 401 UNAUTHORIZED, 403 FORBIDDEN.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from portico.local.lambdas import Lambdas
+from portico.local.template import ApiRoute
+from portico.observability import logger
+
+UNAUTHORIZED = {"error_code": "UNAUTHORIZED", "message": "Missing or invalid credentials.", "details": {}}
+FORBIDDEN = {"error_code": "FORBIDDEN", "message": "Access denied.", "details": {}}
+ARN_PREFIX = "arn:aws:execute-api:us-east-1:123456789012:local"
+MAX_BODY = 6 * 1024 * 1024  # API Gateway's Lambda proxy payload limit
+
+
+class LocalApiGateway:
+    def __init__(self, routes: list[ApiRoute], lambdas: Lambdas, authorizer: str | None, stage: str = "local") -> None:
+        self.routes = routes
+        self.lambdas = lambdas
+        self.authorizer = authorizer
+        self.stage = stage
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ routing
+    def match(self, method: str, path: str) -> tuple[ApiRoute | None, dict[str, str], bool]:
+        """The route for a request, its path parameters, and whether the path exists under another method."""
+        path_known = False
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if found:
+                path_known = True
+                if route.method in (method, "ANY"):
+                    return route, found.groupdict(), True
+        return None, {}, path_known
+
+    def event(
+        self,
+        method: str,
+        raw_path: str,
+        headers: dict[str, list[str]],
+        body: bytes,
+        route: ApiRoute,
+        params: dict[str, str],
+        source_ip: str,
+    ) -> dict[str, Any]:
+        split = urlsplit(raw_path)
+        pairs = parse_qsl(split.query, keep_blank_values=True)
+        multi_query: dict[str, list[str]] = {}
+        for k, v in pairs:
+            multi_query.setdefault(k, []).append(v)
+        try:
+            text, is_b64 = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, is_b64 = base64.b64encode(body).decode(), True
+        request_id = str(uuid.uuid4())
+        return {
+            "resource": route.path,
+            "path": split.path,
+            "httpMethod": method,
+            "headers": {k: v[-1] for k, v in headers.items()},
+            "multiValueHeaders": headers,
+            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": route.path,
+                "httpMethod": method,
+                "path": f"/{self.stage}{split.path}",
+                "stage": self.stage,
+                "requestId": request_id,
+                "extendedRequestId": request_id,
+                "requestTimeEpoch": int(time.time() * 1000),
+                "protocol": "HTTP/1.1",
+                "accountId": "123456789012",
+                "apiId": "local",
+                "domainName": headers.get("Host", ["localhost"])[-1],
+                "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", [""])[-1]},
+            },
+            "body": text or None,
+            "isBase64Encoded": is_b64,
+        }
+
+    def authorize(self, event: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        """Run the REQUEST authorizer; return its context, or the status to answer with."""
+        assert self.authorizer is not None
+        request = {
+            "type": "REQUEST",
+            "methodArn": f"{ARN_PREFIX}/{self.stage}/{event['httpMethod']}{event['path']}",
+            **{
+                k: event[k]
+                for k in (
+                    "resource",
+                    "path",
+                    "httpMethod",
+                    "headers",
+                    "multiValueHeaders",
+                    "queryStringParameters",
+                    "multiValueQueryStringParameters",
+                    "pathParameters",
+                    "stageVariables",
+                    "requestContext",
+                )
+            },
+        }
+        try:
+            result = self.lambdas.invoke(self.authorizer, request)
+        except Exception as exc:  # an authorizer that raises is a 401 (or 500) in API Gateway too
+            return None, 401 if str(exc) == "Unauthorized" else 500
+        statements = result.get("policyDocument", {}).get("Statement", [])
+        if not any(s.get("Effect") == "Allow" for s in statements):
+            return None, 403
+        return {**result.get("context", {}), "principalId": result.get("principalId")}, 200
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, list[str]], body: bytes, source_ip: str = "127.0.0.1"
+    ) -> tuple[int, dict[str, list[str]], bytes]:
+        """One HTTP exchange through the gateway, as (status, headers, body)."""
+        path = urlsplit(raw_path).path
+        route, params, path_known = self.match(method, path)
+        if route is None:
+            status = 405 if path_known else 404
+            code = "METHOD_NOT_ALLOWED" if path_known else "RESOURCE_NOT_FOUND"
+            return _json(status, {"error_code": code, "message": f"no route for {method} {path}", "details": {}})
+        if len(body) > MAX_BODY:
+            return _json(413, {"error_code": "VALIDATION_ERROR", "message": "request body too large", "details": {}})
+        event = self.event(method, raw_path, headers, body, route, params, source_ip)
+        if route.authorized and self.authorizer:
+            context, status = self.authorize(event)
+            if context is None:
+                payload = UNAUTHORIZED if status == 401 else FORBIDDEN
+                extra = {"WWW-Authenticate": ['Bearer realm="portico"']} if status == 401 else {}
+                return _json(
+                    status,
+                    payload
+                    if status != 500
+                    else {"error_code": "INTERNAL_ERROR", "message": "authorizer error", "details": {}},
+                    extra,
+                )
+            event["requestContext"]["authorizer"] = context
+        try:
+            response = self.lambdas.invoke(route.function, event)
+        except Exception:  # a crashing Lambda is a 502 in API Gateway
+            logger.exception("handler crashed", function=route.function)
+            return _json(502, {"error_code": "INTERNAL_ERROR", "message": "Internal server error", "details": {}})
+        return _to_http(response)
+
+    # ------------------------------------------------------------ HTTP server
+    def start(self, host: str, port: int) -> int:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers: dict[str, list[str]] = {}
+                for key, value in self.headers.items():
+                    headers.setdefault(key, []).append(value)
+                status, out_headers, payload = gateway.handle(
+                    self.command, self.path, headers, body, self.client_address[0]
+                )
+                self.send_response(status)
+                for key, values in out_headers.items():
+                    if key.lower() == "content-length":
+                        continue
+                    for value in values:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet; requests are logged by handlers
+                return
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-apigw", daemon=True)
+        self._thread.start()
+        return int(self._server.server_address[1])
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _json(
+    status: int, body: dict[str, Any], headers: dict[str, list[str]] | None = None
+) -> tuple[int, dict[str, list[str]], bytes]:
+    return status, {"Content-Type": ["application/json"], **(headers or {})}, json.dumps(body).encode()
+
+
+def _to_http(response: dict[str, Any]) -> tuple[int, dict[str, list[str]], bytes]:
+    """Map a Lambda proxy response back to HTTP."""
+    status = int(response.get("statusCode", 200))
+    headers: dict[str, list[str]] = {k: [str(v)] for k, v in (response.get("headers") or {}).items()}
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        headers[key] = [str(v) for v in values]
+    body = response.get("body") or ""
+    payload = base64.b64decode(body) if response.get("isBase64Encoded") else str(body).encode()
+    return status, headers, payload

@@ -1,0 +1,35 @@
+"""First-run content of a local Portico: an operator key, a demo organization and its admin key."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from portico.models.common import Tier
+from portico.models.identity import OrgCreate
+
+
+def bootstrap(api_url: str, state_dir: Path) -> dict[str, Any]:
+    """Create the operator key and demo org, write ``local.json`` (0600) and return its content."""
+    from portico.wiring import identity
+
+    service = identity()
+    _, operator_key = service.create_operator_key("local operator")
+    created = service.bootstrap_org(OrgCreate(name="Demo", tier=Tier.STUDIO), "admin@portico.local", None)
+    info = {
+        "api_url": api_url,
+        "mcp_url": f"{api_url}/mcp",
+        "health_url": f"{api_url}/health",
+        "org_id": created.org.id,
+        "admin_user_id": created.admin.id,
+        "admin_api_key": created.admin_api_key,
+        "operator_api_key": operator_key,
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "local.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(info, out, indent=2)
+    return info

@@ -1,0 +1,1 @@
+"""Pydantic models for every boundary: requests, responses, items, events."""

@@ -1,0 +1,86 @@
+"""Receipts: publishing ``ToolExecuted`` and storing what the queue delivers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from portico.ids import iso, new_id, now, now_iso
+from portico.models.receipts import Receipt, ToolExecuted
+from portico.repositories.dynamo import Table, dumps
+from portico.repositories.events import EventPublisher
+
+PREVIEW_LIMIT = 512
+_SECRETISH = re.compile(r"pass|secret|token|key|auth|credential|cookie|session|signature", re.IGNORECASE)
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(dumps(value).encode()).hexdigest()
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    """Replace the values of secret-looking keys, recursively (bounded depth)."""
+    if depth > 6:
+        return "…"
+    if isinstance(value, dict):
+        return {k: "[redacted]" if _SECRETISH.search(str(k)) else redact(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, depth + 1) for v in value[:20]]
+    return value
+
+
+def preview(arguments: dict[str, Any]) -> str:
+    text = json.dumps(redact(arguments), ensure_ascii=False, default=str)
+    return text if len(text) <= PREVIEW_LIMIT else text[: PREVIEW_LIMIT - 1] + "…"
+
+
+def new_receipt_id() -> str:
+    return new_id("rcpt")
+
+
+class ReceiptService:
+    def __init__(self, publisher: EventPublisher, table: Table | None, retention_days: int) -> None:
+        self.publisher = publisher
+        self.table = table
+        self.retention_days = retention_days
+
+    def publish(self, event: ToolExecuted) -> None:
+        self.publisher.publish("ToolExecuted", event.model_dump(mode="json"))
+
+    def store(self, events: list[ToolExecuted]) -> None:
+        """Write receipts idempotently (the receipt id is the key: a redelivery overwrites itself)."""
+        assert self.table is not None
+        expires = int((now() + timedelta(days=self.retention_days)).timestamp())
+        stamp = now_iso()
+        items = []
+        for e in events:
+            receipt = Receipt(**e.model_dump(), stored_at=stamp)
+            items.append(
+                {
+                    "pk": f"ORG#{e.org_id}",
+                    "sk": f"RCPT#{e.created_at}#{e.receipt_id}",
+                    "gsi1pk": f"RCPT#{e.receipt_id}",
+                    "gsi1sk": e.created_at,
+                    "doc": dumps(receipt.model_dump(mode="json")),
+                    "status": e.status,
+                    "tool_name": e.tool_name,
+                    "server_id": e.server_id,
+                    "expires_at_epoch": expires,
+                    "created_at": iso(now()),
+                }
+            )
+        self.table.batch_write(puts=items)
+
+    def store_message(self, body: str) -> str:
+        """Store the ``ToolExecuted`` event carried by one SQS message (an EventBridge envelope).
+
+        Raises:
+            pydantic.ValidationError / ValueError: not a ToolExecuted event (the message is retried, then DLQ'd).
+        """
+        envelope = json.loads(body)
+        event = ToolExecuted.model_validate(envelope.get("detail", envelope))
+        self.store([event])
+        return event.receipt_id

@@ -1,0 +1,397 @@
+"""The registry of MCP servers (remote for now) and the tools discovered from them."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from typing import Any
+
+from portico import auth
+from portico.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PorticoError,
+    QuotaExceededError,
+    UpstreamError,
+    UpstreamTimeoutError,
+    ValidationError,
+)
+from portico.gateway import downstream
+from portico.ids import new_id, now_iso
+from portico.models.common import ListQuery, Role
+from portico.models.identity import Principal
+from portico.models.receipts import ReceiptStatus, ToolExecuted
+from portico.models.servers import (
+    AccessInfo,
+    DisabledToolsUpdate,
+    InvokeRequest,
+    InvokeResult,
+    Server,
+    ServerCreate,
+    ServerList,
+    ServerPatch,
+    ServerStatus,
+    ServerTools,
+    SyncResult,
+    TestResult,
+    Tool,
+    ToolSummary,
+)
+from portico.repositories.dynamo import dumps
+from portico.repositories.main import MainRepository
+from portico.services.limits import remote_server_limit
+from portico.services.receipts import ReceiptService, digest, new_receipt_id, preview
+from portico.settings import get_settings
+
+MASK = "********"
+QUOTA_COUNTER = "remote_servers"
+
+
+def definition_hash(tool: dict[str, Any]) -> str:
+    """SHA-256 over the canonical JSON of what a model sees of a tool (name, texts, schemas, annotations)."""
+    subject = {k: tool.get(k) for k in ("name", "title", "description", "input_schema", "output_schema", "annotations")}
+    return hashlib.sha256(dumps(subject).encode()).hexdigest()
+
+
+def tool_id(server_id: str, name: str) -> str:
+    """Stable per (server, tool name), so a re-sync updates rather than duplicates."""
+    return "tool_" + hashlib.sha256(f"{server_id}\x00{name}".encode()).hexdigest()[:24]
+
+
+def endpoint_url(server_id: str) -> str | None:
+    base = get_settings().public_base_url
+    return f"{base.rstrip('/')}/mcp/servers/{server_id}" if base else None
+
+
+class ServerService:
+    def __init__(self, repo: MainRepository, receipts: ReceiptService | None = None) -> None:
+        self.repo = repo
+        self.receipts = receipts
+
+    # ------------------------------------------------------------- views
+    def _view(self, principal: Principal, server: dict[str, Any]) -> Server:
+        is_creator = bool(principal.user_id) and server.get("created_by") == principal.user_id
+        role = principal.role.value if principal.role else None
+        return Server.model_validate(
+            {
+                **server,
+                "headers": {name: MASK for name in server.get("headers", {})},
+                "is_creator": is_creator,
+                "role": role,
+                "access_info": AccessInfo(role=role, is_creator=is_creator, creator_id=server.get("created_by")),
+            }
+        )
+
+    def _load(self, principal: Principal, server_id: str, role: Role = Role.VIEWER) -> tuple[dict[str, Any], int]:
+        org_id = auth.require_member(principal, role)
+        found = self.repo.get_server(org_id, server_id) if server_id.startswith("mcp_") else None
+        if found is None:
+            raise NotFoundError("server", server_id)
+        return found
+
+    @staticmethod
+    def target(server: dict[str, Any]) -> downstream.Target:
+        return downstream.Target(
+            server_id=server["id"],
+            name=server["name"],
+            url=server["url"],
+            transport=server.get("transport") or "streamable-http",
+            headers=dict(server.get("headers") or {}),
+        )
+
+    # ------------------------------------------------------------- CRUD
+    def create(self, principal: Principal, body: ServerCreate) -> Server:
+        """Register a remote MCP server.
+
+        Raises:
+            ForbiddenError: not an admin.  ConflictError: the name is taken.
+            QuotaExceededError: the tier's server quota is used up.
+        """
+        org_id = auth.require_member(principal, Role.ADMIN)
+        limit = remote_server_limit(principal.tier)
+        stamp = now_iso()
+        server_id = new_id("mcp")
+        server = {
+            **body.model_dump(mode="json"),
+            "id": server_id,
+            "org_id": org_id,
+            "status": ServerStatus.RUNNING.value,
+            "endpoint_url": endpoint_url(server_id),
+            "disabled_tools": [],
+            "tool_approval_hashes": [],
+            "tools_count": 0,
+            "created_by": principal.user_id or principal.principal_id,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        try:
+            self.repo.create_server(server, self.repo.quota_claim(org_id, QUOTA_COUNTER, limit))
+        except ConflictError as exc:
+            reasons = exc.details.get("reasons", [])
+            if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                raise QuotaExceededError(
+                    f"the {principal.tier} tier allows {limit} servers", limit=limit, tier=str(principal.tier)
+                ) from exc
+            raise ConflictError(f"a server named {body.name!r} already exists", field="name") from exc
+        return self._view(principal, server)
+
+    def list(self, principal: Principal, query: ListQuery) -> ServerList:
+        org_id = auth.require_member(principal)
+        items, total = self.repo.page(f"ORG#{org_id}#SERVER", query)
+        return ServerList(
+            servers=[self._view(principal, s) for s in items], total=total, limit=query.limit, offset=query.offset
+        )
+
+    def get(self, principal: Principal, server_id: str) -> Server:
+        return self._view(principal, self._load(principal, server_id)[0])
+
+    def update(self, principal: Principal, server_id: str, body: ServerPatch) -> Server:
+        """Raises:
+        NotFoundError, ForbiddenError, ConflictError (name taken or a concurrent change).
+        """
+        server, version = self._load(principal, server_id, Role.ADMIN)
+        old_name = server["name"]
+        changes = body.model_dump(exclude_unset=True, mode="json")
+        if any(v is None for k, v in changes.items() if k not in ("description",)):
+            raise ValidationError("fields other than description cannot be null", fields=sorted(changes))
+        server.update(changes, updated_at=now_iso())
+        try:
+            self.repo.put_server(server, version, old_name=old_name)
+        except ConflictError as exc:
+            if (
+                body.name
+                and body.name.lower() != old_name.lower()
+                and self.repo.server_name_taken(server["org_id"], body.name)
+            ):
+                raise ConflictError(f"a server named {body.name!r} already exists", field="name") from exc
+            raise
+        return self._view(principal, server)
+
+    def delete(self, principal: Principal, server_id: str) -> None:
+        server, version = self._load(principal, server_id, Role.ADMIN)
+        self.repo.delete_server(server, version, self.repo.quota_release(server["org_id"], QUOTA_COUNTER))
+
+    # ------------------------------------------------------------- talking to the server
+    def test(self, principal: Principal, server_id: str) -> TestResult:
+        """Connect (initialize + tools/list) and report; an unreachable server is a result, not an error."""
+        server, version = self._load(principal, server_id, Role.MEMBER)
+        started = time.perf_counter()
+
+        async def probe(client: Any) -> TestResult:
+            tools = (await client.list_tools()).tools
+            info = client.server_info
+            return TestResult(
+                status="ok",
+                connected=True,
+                elapsed_ms=0,
+                tools_count=len(tools),
+                tools=[ToolSummary(name=t.name, title=t.title, description=t.description) for t in tools],
+                server_info=info.model_dump(mode="json", exclude_none=True) if info else None,
+                protocol_version=client.protocol_version,
+            )
+
+        try:
+            result = downstream.run(self.target(server), probe)
+        except UpstreamError as exc:  # includes UpstreamTimeoutError
+            result = TestResult(
+                status="error",
+                connected=False,
+                elapsed_ms=0,
+                tools_count=0,
+                tools=[],
+                error_code=exc.code,
+                error=exc.message,
+            )
+        result.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        self._record_check(server, version, result.error)
+        return result
+
+    def _record_check(self, server: dict[str, Any], version: int, error: str | None) -> None:
+        server.update(last_checked_at=now_iso(), last_error=error)
+        with contextlib.suppress(ConflictError):  # a concurrent edit wins; the check result is advisory
+            self.repo.put_server(server, version)
+
+    def sync(self, principal: Principal, server_id: str) -> SyncResult:
+        """Fetch the server's tools and store them, reporting what was added, changed and removed.
+
+        Raises:
+            UpstreamError / UpstreamTimeoutError: the server could not be listed (nothing is changed).
+        """
+        server, version = self._load(principal, server_id, Role.ADMIN)
+
+        async def list_all(client: Any) -> list[Any]:
+            tools, cursor = [], None
+            for _ in range(100):  # bounded pagination
+                page = await client.list_tools(cursor=cursor) if cursor else await client.list_tools()
+                tools.extend(page.tools)
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+            return tools
+
+        try:
+            listed = downstream.run(self.target(server), list_all)
+        except UpstreamError as exc:
+            self._record_check(server, version, exc.message)
+            raise
+        stamp = now_iso()
+        existing = {t["name"]: t for t in self.repo.server_tools(server_id)}
+        upserts, added, changed, unchanged = [], [], [], 0
+        for t in listed:
+            dumped = t.model_dump(mode="json", exclude_none=True)
+            tool = {
+                "id": tool_id(server_id, t.name),
+                "org_id": server["org_id"],
+                "server_id": server_id,
+                "name": t.name,
+                "title": t.title,
+                "description": t.description,
+                "input_schema": dumped.get("input_schema") or {},
+                "output_schema": dumped.get("output_schema"),
+                "annotations": dumped.get("annotations"),
+                "origin": "mcp",
+            }
+            tool["definition_hash"] = definition_hash(tool)
+            previous = existing.get(t.name)
+            tool["created_at"] = previous["created_at"] if previous else stamp
+            tool["updated_at"] = stamp
+            if previous is None:
+                added.append(t.name)
+            elif previous["definition_hash"] != tool["definition_hash"]:
+                changed.append(t.name)
+            else:
+                unchanged += 1
+                continue
+            upserts.append(tool)
+        names = {t.name for t in listed}
+        removals = [t for n, t in existing.items() if n not in names]
+        self.repo.replace_server_tools(upserts, removals)
+        server.update(tools_count=len(names), last_synced_at=stamp, last_checked_at=stamp, last_error=None)
+        try:
+            self.repo.put_server(server, version)
+        except ConflictError:
+            fresh, fresh_version = self._load(principal, server_id, Role.ADMIN)
+            fresh.update(tools_count=len(names), last_synced_at=stamp, last_checked_at=stamp, last_error=None)
+            self.repo.put_server(fresh, fresh_version)
+        return SyncResult(
+            server_id=server_id,
+            tools_count=len(names),
+            added=sorted(added),
+            changed=sorted(changed),
+            removed=sorted(t["name"] for t in removals),
+            unchanged=unchanged,
+            synced_at=stamp,
+        )
+
+    def tools(self, principal: Principal, server_id: str) -> ServerTools:
+        server, _ = self._load(principal, server_id)
+        disabled = set(server.get("disabled_tools", []))
+        tools = [
+            Tool.model_validate({**t, "disabled": t["name"] in disabled}) for t in self.repo.server_tools(server_id)
+        ]
+        tools.sort(key=lambda t: t.name)
+        return ServerTools(server_id=server_id, tools=tools, disabled_tools=sorted(disabled), total=len(tools))
+
+    def set_disabled(self, principal: Principal, server_id: str, body: DisabledToolsUpdate) -> ServerTools:
+        """Replace the disabled list; every name must be a known tool of this server.
+
+        Raises:
+            ValidationError: unknown tool names (listed in ``details.unknown_tools``).
+        """
+        server, version = self._load(principal, server_id, Role.ADMIN)
+        known = {t["name"] for t in self.repo.server_tools(server_id)}
+        unknown = sorted(set(body.disabled_tools) - known)
+        if unknown:
+            raise ValidationError(
+                "unknown tool names (sync the server first?)", field="disabled_tools", unknown_tools=unknown
+            )
+        server.update(disabled_tools=sorted(set(body.disabled_tools)), updated_at=now_iso())
+        self.repo.put_server(server, version)
+        return self.tools(principal, server_id)
+
+    def invoke(self, principal: Principal, server_id: str, body: InvokeRequest) -> InvokeResult:
+        """Call one tool for real; every outcome leaves a receipt.
+
+        Raises:
+            NotFoundError: the tool is not known (sync first).  ForbiddenError: disabled tool or stopped server.
+            UpstreamError / UpstreamTimeoutError: the downstream failed.
+        """
+        server, _ = self._load(principal, server_id, Role.MEMBER)
+        tool = next((t for t in self.repo.server_tools(server_id) if t["name"] == body.tool_name), None)
+        if tool is None:
+            raise NotFoundError("tool", body.tool_name)
+        started = time.perf_counter()
+
+        async def call(client: Any) -> Any:
+            # The session's call_tool sends tools/call directly (Client.call_tool would list tools first).
+            return await client.session.call_tool(body.tool_name, body.arguments)
+
+        try:
+            if body.tool_name in set(server.get("disabled_tools", [])):
+                raise ForbiddenError(f"tool {body.tool_name} is disabled on this server", tool_name=body.tool_name)
+            if server["status"] != ServerStatus.RUNNING:
+                raise ForbiddenError(f"server {server['name']} is {server['status']}", status=server["status"])
+            result = downstream.run(self.target(server), call)
+        except PorticoError as exc:
+            status: ReceiptStatus = (
+                "timeout"
+                if isinstance(exc, UpstreamTimeoutError)
+                else "denied"
+                if isinstance(exc, ForbiddenError)
+                else "error"
+            )
+            self._receipt(principal, server, tool, body, started, status, exc.code, None)
+            raise
+        dumped = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+        receipt_id = self._receipt(
+            principal, server, tool, body, started, "error" if result.is_error else "ok", None, dumped
+        )
+        return InvokeResult(
+            status="error" if result.is_error else "ok",
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+            tool_name=body.tool_name,
+            is_error=bool(result.is_error),
+            result=dumped.get("content", []),
+            structured_content=dumped.get("structuredContent"),
+            receipt_id=receipt_id,
+        )
+
+    def _receipt(
+        self,
+        principal: Principal,
+        server: dict[str, Any],
+        tool: dict[str, Any],
+        body: InvokeRequest,
+        started: float,
+        status: ReceiptStatus,
+        error_code: str | None,
+        result: dict[str, Any] | None,
+    ) -> str | None:
+        if self.receipts is None:
+            return None
+        receipt_id = new_receipt_id()
+        self.receipts.publish(
+            ToolExecuted(
+                receipt_id=receipt_id,
+                org_id=server["org_id"],
+                principal_id=principal.principal_id,
+                principal_kind=principal.kind.value,
+                key_id=principal.key_id,
+                source="rest_invoke",
+                server_id=server["id"],
+                tool_name=tool["name"],
+                definition_hash=tool.get("definition_hash"),
+                policy_decision="deny" if status == "denied" else "allow",
+                status=status,
+                error_code=error_code,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                arguments_digest=digest(body.arguments),
+                arguments_preview=preview(body.arguments),
+                result_digest=digest(result) if result is not None else None,
+                result_size=len(dumps(result)) if result is not None else 0,
+                created_at=now_iso(),
+            )
+        )
+        return receipt_id

@@ -1,0 +1,66 @@
+"""One typed settings object, read from the environment once.
+
+Nothing else in Portico reads ``os.environ``. Resource names are optional here so a missing
+variable fails the request that needs it (``require``), not every cold start.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, Field
+
+from portico.errors import ConfigurationError
+
+
+class Settings(BaseModel):
+    stage: str = "local"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    main_table: str | None = None
+    receipts_table: str | None = None
+    event_bus: str | None = None
+    receipt_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Public base URL of the API, used to build mcp_url / endpoint_url values.
+    public_base_url: str | None = None
+    # Downstream MCP timeouts (seconds): connect and whole-call bounds.
+    downstream_connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    downstream_timeout: float = Field(default=20.0, gt=0, le=120)
+    # Loopback and private targets are refused in the cloud (SSRF); the local runtime allows them.
+    allow_private_targets: bool = False
+
+    def require(self, name: str) -> str:
+        """Return a resource name that must be configured.
+
+        Raises:
+            ConfigurationError: the variable behind ``name`` is not set.
+        """
+        value = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"setting {name!r} is not configured")
+        return str(value)
+
+
+_ENV = {
+    "stage": "PORTICO_STAGE",
+    "region": "AWS_REGION",
+    "endpoint_url": "AWS_ENDPOINT_URL",
+    "main_table": "PORTICO_MAIN_TABLE",
+    "receipts_table": "PORTICO_RECEIPTS_TABLE",
+    "event_bus": "PORTICO_EVENT_BUS",
+    "receipt_retention_days": "PORTICO_RECEIPT_RETENTION_DAYS",
+    "public_base_url": "PORTICO_PUBLIC_BASE_URL",
+    "downstream_connect_timeout": "PORTICO_DOWNSTREAM_CONNECT_TIMEOUT",
+    "downstream_timeout": "PORTICO_DOWNSTREAM_TIMEOUT",
+    "allow_private_targets": "PORTICO_ALLOW_PRIVATE_TARGETS",
+}
+
+
+@cache
+def get_settings() -> Settings:
+    """Load settings from the environment (once per process)."""
+    values = {field: os.environ[var] for field, var in _ENV.items() if os.environ.get(var)}
+    if "region" not in values and os.environ.get("AWS_DEFAULT_REGION"):
+        values["region"] = os.environ["AWS_DEFAULT_REGION"]
+    return Settings.model_validate(values)
