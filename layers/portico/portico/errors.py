@@ -63,7 +63,7 @@ class UpstreamError(PorticoError):
     code = "UPSTREAM_ERROR"
 
 
-class UpstreamTimeoutError(PorticoError):
+class UpstreamTimeoutError(UpstreamError):
     code = "UPSTREAM_TIMEOUT"
 
 

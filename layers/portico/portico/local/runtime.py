@@ -46,6 +46,7 @@ class LocalRuntime:
     port: int = 3000
     endpoint: str | None = None  # an external AWS endpoint (LocalStack); None starts moto in-process
     start_pollers: bool = True
+    retry_delay: int = 2  # seconds before a failed SQS message is delivered again (Lambda: the visibility timeout)
     moto: Moto | None = None
     template: Template | None = None
     gateway: LocalApiGateway | None = None
@@ -88,7 +89,7 @@ class LocalRuntime:
         assert self.template is not None
         for source in self.template.sqs_sources():
             queue = self.template.physical[source.queue]
-            poller = SqsPoller(source, queue["QueueUrl"], queue["Arn"], lambdas, client("sqs"))
+            poller = SqsPoller(source, queue["QueueUrl"], queue["Arn"], lambdas, client("sqs"), self.retry_delay)
             poller.start()
             self.pollers.append(poller)
 

@@ -60,11 +60,17 @@ def _list_filter(query: ListQuery, search_attr: str = "search_text") -> Expr:
 
 
 def _created_range(query: ListQuery) -> Expr | None:
-    low = iso(query.created_after) if query.created_after else ""
-    high = (iso(query.created_before) if query.created_before else "") or "\uffff"
-    if not query.created_after and not query.created_before:
-        return None
-    return Expr("#sk BETWEEN :low AND :high", {"#sk": "gsi1sk"}, {":low": low, ":high": high})
+    """Key condition on ``gsi1sk`` (``<created_at>#<id>``): created_after inclusive, created_before exclusive."""
+    names = {"#sk": "gsi1sk"}
+    after = iso(query.created_after) if query.created_after else None
+    before = iso(query.created_before) if query.created_before else None
+    if after and before:
+        return Expr("#sk BETWEEN :low AND :high", names, {":low": after, ":high": before})
+    if after:
+        return Expr("#sk >= :low", names, {":low": after})
+    if before:
+        return Expr("#sk < :high", names, {":high": before})
+    return None
 
 
 class MainRepository:

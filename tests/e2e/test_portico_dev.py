@@ -1,0 +1,82 @@
+"""`portico dev` as a newcomer runs it: a separate process, plain HTTP, a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import processes
+from tests.factories.api import http
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+@pytest.fixture
+def portico_dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any], Path]]:
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portico.cli", "dev", "--port", "0", "--state-dir", str(state)],
+        cwd=processes.ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(processes.ROOT / "layers" / "portico")},
+    )
+    local = state / "local.json"
+    deadline = time.monotonic() + 60
+    while not local.exists():
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        assert time.monotonic() < deadline, "portico dev was not ready within 60 s"
+        time.sleep(0.1)
+    time.sleep(0.05)  # the file is written in one call; give the writer its close
+    info = json.loads(local.read_text())
+    try:
+        yield process, info, local
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def test_a_newcomer_registers_lists_and_invokes_server_everything(portico_dev: Any, everything_url: str) -> None:
+    _, info, local = portico_dev
+    assert {"api_url", "mcp_url", "org_id", "admin_api_key", "operator_api_key"} <= info.keys()
+    assert info["api_url"].startswith("http://127.0.0.1:")
+    assert oct(local.stat().st_mode & 0o777) == "0o600"
+    base, key = info["api_url"], info["admin_api_key"]
+    assert http("GET", f"{base}/health").data["status"] == "ok"
+    assert http("GET", f"{base}/v1/org", key).data["id"] == info["org_id"]
+    server = http("POST", f"{base}/v1/mcp/servers", key, {"name": "everything", "url": everything_url}).data
+    assert http("POST", f"{base}/v1/mcp/servers/{server['id']}/sync", key).data["tools_count"] >= 10
+    tools = http("GET", f"{base}/v1/mcp/servers/{server['id']}/tools", key).data["tools"]
+    assert "echo" in {t["name"] for t in tools}
+    result = http(
+        "POST",
+        f"{base}/v1/mcp/servers/{server['id']}/invoke",
+        key,
+        {"tool_name": "echo", "arguments": {"message": "e2e"}},
+    ).data
+    assert result["result"][0]["text"] == "Echo: e2e"
+    assert http("GET", f"{base}/v1/org").status == 401
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_portico_dev_stops_cleanly_on_a_signal(portico_dev: Any, sig: signal.Signals) -> None:
+    process, info, local = portico_dev
+    process.send_signal(sig)
+    assert process.wait(timeout=30) == 0
+    assert not local.exists()
+    with pytest.raises(OSError):
+        processes.wait_for_port(int(info["api_url"].rsplit(":", 1)[1]), timeout=0.5)
+    # nothing left in its process group
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)

@@ -1,0 +1,1 @@
+"""Test factories: API clients, organizations and keys, downstream MCP servers, Lambda events."""
