@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 dev: $(STAMP) ## set up, then run Portico on 127.0.0.1:$(PORT) (writes .portico/local.json)
 	$(VENV)/bin/portico dev --port $(PORT)
 
-test: $(STAMP) lint ## set up, lint, then run the whole test suite
+test: $(STAMP) lint typecheck ## set up, lint, type-check, then run the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP) ## ruff, cfn-lint on the template

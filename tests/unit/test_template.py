@@ -66,3 +66,11 @@ def test_the_translated_template_is_valid_cloudformation(monkeypatch: pytest.Mon
     assert any(r["Type"] == "AWS::ApiGateway::RestApi" for r in translated["Resources"].values())
     errors = [m for m in lint_all(json.dumps(translated)) if m.rule.id.startswith("E")]
     assert errors == []
+
+
+def test_the_dependency_layer_matches_the_lock() -> None:
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, str(ROOT / "infra" / "deps_layer.py"), "--check"], check=False)
+    assert check.returncode == 0, "layers/deps/requirements.txt is stale: run infra/deps_layer.py"
