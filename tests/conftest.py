@@ -64,9 +64,8 @@ def demo_sse_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def everything_url() -> Iterator[str]:
-    port = processes.free_port()
-    with processes.server_everything(port):
-        yield f"http://127.0.0.1:{port}/mcp"
+    with processes.server_everything() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,6 @@ def portico_dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[
         assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
         assert time.monotonic() < deadline, "portico dev was not ready within 60 s"
         time.sleep(0.1)
-    time.sleep(0.05)  # the file is written in one call; give the writer its close
     info = json.loads(local.read_text())
     try:
         yield process, info, local
@@ -67,6 +66,17 @@ def test_a_newcomer_registers_lists_and_invokes_server_everything(portico_dev: A
     ).data
     assert result["result"][0]["text"] == "Echo: e2e"
     assert http("GET", f"{base}/v1/org").status == 401
+
+
+def test_the_demo_server_is_registered_and_its_tools_are_callable(portico_dev: Any) -> None:
+    _, info, _ = portico_dev
+    base, key, demo = info["api_url"], info["admin_api_key"], info["demo_server_id"]
+    assert info["demo_tools"] >= 10
+    servers = http("GET", f"{base}/v1/mcp/servers?tags=demo", key).data["servers"]
+    assert [s["id"] for s in servers] == [demo]
+    result = http("POST", f"{base}/v1/mcp/servers/{demo}/invoke", key, {"tool_name": "get-env"}).data
+    environment = result["result"][0]["text"]
+    assert "AWS_" not in environment and "PORTICO_" not in environment  # the demo sees no platform settings
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -14,7 +14,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-NODE_MODULES = ROOT / "node_modules"
 
 
 def free_port() -> int:
@@ -65,10 +64,16 @@ def black_hole(port: int) -> contextlib.AbstractContextManager[subprocess.Popen[
     return running([sys.executable, str(FIXTURES / "black_hole.py"), str(port)], port)
 
 
-def server_everything(port: int) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
-    """`@modelcontextprotocol/server-everything` (installed by `make` from package-lock.json), Streamable HTTP."""
-    entry = NODE_MODULES / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
-    if not entry.exists():
+@contextlib.contextmanager
+def server_everything() -> Iterator[str]:
+    """`@modelcontextprotocol/server-everything` (installed by `make` from package-lock.json) on loopback,
+    started exactly as `portico dev` starts its demo; yields its Streamable HTTP URL."""
+    from portico.local import demo
+
+    server = demo.start(ROOT)
+    if server is None:
         raise RuntimeError("server-everything is not installed: run `make test` (it runs `npm ci`)")
-    command = ["node", "--require", str(FIXTURES / "loopback.cjs"), str(entry), "streamableHttp"]
-    return running(command, port, env={"PORT": str(port)})
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from portico.local.bootstrap import bootstrap
+    from portico.local import demo as demo_server
+    from portico.local.bootstrap import bootstrap, write_state
     from portico.local.runtime import LocalRuntime
 
     started = time.perf_counter()
@@ -20,15 +21,22 @@ def _dev(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    demo = None
     try:
         api_url = runtime.start()
-        info = bootstrap(api_url, Path(args.state_dir))
+        info = bootstrap(api_url)
+        demo = None if args.no_demo else demo_server.start(runtime.root)
+        if demo is not None:
+            info.update(demo_server.register(api_url, info["admin_api_key"], demo))
+        write_state(Path(args.state_dir), info)
         elapsed = time.perf_counter() - started
         print(f"Portico is running on {api_url} (ready in {elapsed:.1f}s)", flush=True)
         print(json.dumps(info, indent=2), flush=True)
         print(f"Wrote {Path(args.state_dir) / 'local.json'}. Press Ctrl+C to stop.", flush=True)
         stop.wait()
     finally:
+        if demo is not None:
+            demo.stop()
         runtime.stop()
         # The keys in local.json die with this process's in-memory state: don't leave stale ones behind.
         (Path(args.state_dir) / "local.json").unlink(missing_ok=True)
@@ -57,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--port", type=int, default=3000, help="API port (0 picks a free one); default 3000")
     dev.add_argument("--state-dir", default=".portico", help="where local.json is written; default .portico")
     dev.add_argument("--aws-endpoint", default=None, help="use this AWS endpoint (e.g. LocalStack) instead of moto")
+    dev.add_argument("--no-demo", action="store_true", help="don't start and register the demo MCP server")
     dev.set_defaults(run=_dev)
     op = sub.add_parser("operator-key", help="create a platform-operator API key in a deployed stack")
     op.add_argument("--table", required=True, help="the stack's MainTableName output")

@@ -42,7 +42,10 @@ def receipts() -> ReceiptService:
 
 @cache
 def health() -> HealthService:
+    from portico.repositories.dynamo import Table
     from portico.repositories.main import main_repository
     from portico.services.health import HealthService
+    from portico.settings import get_settings
 
-    return HealthService(main_repository())
+    receipts_table = get_settings().receipts_table
+    return HealthService(main_repository(), Table(receipts_table) if receipts_table else None)

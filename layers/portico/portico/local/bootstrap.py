@@ -11,8 +11,8 @@ from portico.models.common import Tier
 from portico.models.identity import OrgCreate
 
 
-def bootstrap(api_url: str, state_dir: Path) -> dict[str, Any]:
-    """Create the operator key and demo org, write ``local.json`` (0600) and return its content."""
+def bootstrap(api_url: str) -> dict[str, Any]:
+    """Create the operator key and the demo organization; return what ``local.json`` will hold."""
     from portico.wiring import identity
 
     service = identity()
@@ -27,9 +27,15 @@ def bootstrap(api_url: str, state_dir: Path) -> dict[str, Any]:
         "admin_api_key": created.admin_api_key,
         "operator_api_key": operator_key,
     }
+    return info
+
+
+def write_state(state_dir: Path, info: dict[str, Any]) -> None:
+    """Write ``local.json`` readable by its owner only (it holds keys)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "local.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_suffix(".json.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(info, out, indent=2)
-    return info
+    partial.replace(path)  # readers never see half a file
