@@ -25,7 +25,13 @@ class Reply:
 
     @property
     def code(self) -> str | None:
-        return self.body.get("error_code") if isinstance(self.body, dict) else None
+        """The error code: REST ``error_code``, or a JSON-RPC error's ``data.error_code``."""
+        if not isinstance(self.body, dict):
+            return None
+        if "error_code" in self.body:
+            return str(self.body["error_code"])
+        data = (self.body.get("error") or {}).get("data") or {}
+        return data.get("error_code") if isinstance(data, dict) else None
 
 
 def _auth_headers(key: str | None, headers: dict[str, str] | None) -> dict[str, str]:

@@ -41,6 +41,45 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/v1/mcp/servers/{server_id}/tools"): ("viewer", None),
     ("PUT", "/v1/mcp/servers/{server_id}/tools/disabled"): ("admin", {"disabled_tools": []}),
     ("POST", "/v1/mcp/servers/{server_id}/invoke"): ("member", {"tool_name": "echo"}),
+    ("GET", "/v1/tools"): ("viewer", None),
+    ("POST", "/v1/tools"): ("admin", {"name": "deny_tool", "url": "http://a.example/x"}),
+    ("GET", "/v1/tools/{tool_id}"): ("viewer", None),
+    ("PATCH", "/v1/tools/{tool_id}"): ("admin", {"tags": ["x"]}),
+    ("DELETE", "/v1/tools/{tool_id}"): ("admin", None),
+    ("POST", "/v1/tools/{tool_id}/execute"): ("member", {"arguments": {}}),
+    ("POST", "/v1/toolsets"): ("admin", {"name": "deny"}),
+    ("GET", "/v1/toolsets"): ("viewer", None),
+    ("GET", "/v1/toolsets/{toolset_id}"): ("viewer", None),
+    ("PATCH", "/v1/toolsets/{toolset_id}"): ("admin", {"description": "x"}),
+    ("DELETE", "/v1/toolsets/{toolset_id}"): ("admin", None),
+    ("POST", "/v1/toolsets/from_servers"): ("admin", {"name": "x", "server_ids": ["mcp_000000000000000000000000"]}),
+    ("POST", "/v1/toolsets/{toolset_id}/tools"): ("admin", {"tool_ids": ["tool_000000000000000000000000"]}),
+    ("DELETE", "/v1/toolsets/{toolset_id}/tools/{tool_id}"): ("admin", None),
+    ("GET", "/v1/toolsets/{toolset_id}/client-config"): ("viewer", None),
+    ("POST", "/v1/toolsets/{toolset_id}/gateway"): ("admin", {"name": "gw", "url": "http://a.example/mcp"}),
+    ("GET", "/v1/toolsets/{toolset_id}/gateway"): ("viewer", None),
+    ("POST", "/v1/toolsets/{toolset_id}/gateway/{server_id}/sync"): ("admin", None),
+    ("DELETE", "/v1/toolsets/{toolset_id}/gateway/{server_id}"): ("admin", None),
+    ("GET", "/v1/receipts"): ("viewer", None),
+    ("GET", "/v1/receipts/{receipt_id}"): ("viewer", None),
+    ("GET", "/v1/receipts/stats"): ("viewer", None),
+    # The MCP endpoint: listing is open to every member; calls are checked per tool (see test_mcp_*).
+    ("POST", "/mcp"): ("viewer", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    ("GET", "/mcp"): ("viewer", None),
+    ("DELETE", "/mcp"): ("viewer", None),
+    ("POST", "/mcp/toolsets/{toolset_id}"): ("viewer", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    ("GET", "/mcp/toolsets/{toolset_id}"): ("viewer", None),
+    ("DELETE", "/mcp/toolsets/{toolset_id}"): ("viewer", None),
+    ("POST", "/mcp/servers/{server_id}"): ("viewer", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    ("GET", "/mcp/servers/{server_id}"): ("viewer", None),
+    ("DELETE", "/mcp/servers/{server_id}"): ("viewer", None),
+}
+# Routes whose other-org check is by body or that answer before looking anything up.
+NOT_ID_SCOPED = {
+    ("GET", "/mcp/toolsets/{toolset_id}"),
+    ("DELETE", "/mcp/toolsets/{toolset_id}"),
+    ("GET", "/mcp/servers/{server_id}"),
+    ("DELETE", "/mcp/servers/{server_id}"),
 }
 LOWER = {"admin": "member", "member": "viewer", "operator": "admin"}
 
@@ -65,7 +104,30 @@ def _ids(api: Api, org: OrgCtx) -> dict[str, str]:
     server = api.post("/v1/mcp/servers", org.admin_key, {"name": "target", "url": "http://a.example/mcp"}).data
     member = api.post("/v1/org/members", org.admin_key, {"email": "target@example.com", "role": "viewer"}).data
     key = api.post("/v1/api-keys", org.admin_key, {"name": "target"}).data["api_key"]
-    return {"server_id": server["id"], "member_id": member["id"], "key_id": key["id"], "org_id": org.org_id}
+    tool = api.post("/v1/tools", org.admin_key, {"name": "target_tool", "url": "http://a.example/t"}).data
+    toolset = api.post("/v1/toolsets", org.admin_key, {"name": "target", "tool_ids": [tool["id"]]}).data
+    gateway = {"gateway_server_ids": [server["id"]]}
+    _attach(org, toolset["id"], gateway)
+    return {
+        "server_id": server["id"],
+        "member_id": member["id"],
+        "key_id": key["id"],
+        "org_id": org.org_id,
+        "tool_id": tool["id"],
+        "toolset_id": toolset["id"],
+        "receipt_id": "rcpt_000000000000000000000000",
+    }
+
+
+def _attach(org: OrgCtx, toolset_id: str, changes: dict[str, Any]) -> None:
+    """Mark a server as the toolset's gateway server directly in the table (no downstream needed)."""
+    from portico.repositories.main import main_repository
+
+    repo = main_repository()
+    found = repo.get_toolset(org.org_id, toolset_id)
+    assert found is not None
+    toolset, version = found
+    repo.put_toolset({**toolset, **changes}, version)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
@@ -89,7 +151,9 @@ def test_a_lower_role_is_forbidden(api: Api, org: OrgCtx, method: str, path: str
     assert reply.status == 403 and reply.code == "FORBIDDEN", reply.body
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(p for p in ROUTES if "{" in p[1] and "org_id" not in p[1]))
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(p for p in ROUTES if "{" in p[1] and "org_id" not in p[1] and p not in NOT_ID_SCOPED)
+)
 def test_another_orgs_ids_are_not_found(api: Api, org: OrgCtx, other_org: OrgCtx, method: str, path: str) -> None:
     theirs = _ids(api, other_org)
     reply = api.call(method, _fill(path, theirs), org.admin_key, json_body=ROUTES[(method, path)][1])

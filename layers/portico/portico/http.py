@@ -15,9 +15,11 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from portico import auth
+from portico.context import set_from_event
 from portico.errors import HTTP_STATUS, PorticoError, RateLimitedError
 from portico.models.identity import Principal
 from portico.observability import logger
+from portico.repositories.events import invocation_finished
 
 M = TypeVar("M", bound=BaseModel)
 JSON = "application/json"
@@ -59,6 +61,18 @@ def ok(value: Any, status: int = 200) -> Response[dict[str, Any]]:
     """A success envelope: ``{"data": value}``."""
     data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
     return Response(status_code=status, content_type=JSON, body={"data": data})
+
+
+def ok_raw(value: dict[str, Any], status: int = 200) -> Response[dict[str, Any]]:
+    """A bare JSON document (for well-known discovery documents, which have fixed shapes)."""
+    return Response(status_code=status, content_type=JSON, body=value)
+
+
+def base_url(app: APIGatewayRestResolver) -> str:
+    """The public base URL of this API: configured, or derived from the request (domain + stage)."""
+    from portico.context import public_base_url
+
+    return public_base_url()
 
 
 def no_content() -> Response[None]:
@@ -141,6 +155,15 @@ def handler(app: APIGatewayRestResolver) -> Any:
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return _not_json(event) or app.resolve(event, context)
+        set_from_event(event)
+        try:
+            return _not_json(event) or app.resolve(event, context)
+        finally:
+            invocation_finished()
 
     return lambda_handler
+
+
+def query_param(app: APIGatewayRestResolver, name: str) -> str | None:
+    """One extra query-string parameter (beyond the common list parameters)."""
+    return (app.current_event.query_string_parameters or {}).get(name)

@@ -21,6 +21,11 @@ class Settings(BaseModel):
     main_table: str | None = None
     receipts_table: str | None = None
     event_bus: str | None = None
+    sessions_table: str | None = None
+    allowed_origins: str = ""
+    # Warm-process caches: how stale a policy change or a revoked key may be seen (seconds; 0 disables).
+    resolve_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
     receipt_retention_days: int = Field(default=90, ge=1, le=3650)
     # Public base URL of the API, used to build mcp_url / endpoint_url values.
     public_base_url: str | None = None
@@ -49,6 +54,10 @@ _ENV = {
     "main_table": "PORTICO_MAIN_TABLE",
     "receipts_table": "PORTICO_RECEIPTS_TABLE",
     "event_bus": "PORTICO_EVENT_BUS",
+    "sessions_table": "PORTICO_SESSIONS_TABLE",
+    "allowed_origins": "PORTICO_ALLOWED_ORIGINS",
+    "resolve_cache_seconds": "PORTICO_RESOLVE_CACHE_SECONDS",
+    "auth_cache_seconds": "PORTICO_AUTH_CACHE_SECONDS",
     "receipt_retention_days": "PORTICO_RECEIPT_RETENTION_DAYS",
     "public_base_url": "PORTICO_PUBLIC_BASE_URL",
     "downstream_connect_timeout": "PORTICO_DOWNSTREAM_CONNECT_TIMEOUT",

@@ -6,9 +6,13 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from portico.gateway.protocol import McpEndpoint
+    from portico.gateway.service import Gateway
+    from portico.services.catalog import ToolService, ToolsetService
     from portico.services.health import HealthService
     from portico.services.identity import IdentityService
     from portico.services.receipts import ReceiptService
+    from portico.services.receipts_query import ReceiptQueryService
     from portico.services.servers import ServerService
 
 
@@ -25,7 +29,7 @@ def servers() -> ServerService:
     from portico.repositories.main import main_repository
     from portico.services.servers import ServerService
 
-    return ServerService(main_repository(), receipts())
+    return ServerService(main_repository(), gateway())
 
 
 @cache
@@ -49,3 +53,52 @@ def health() -> HealthService:
 
     receipts_table = get_settings().receipts_table
     return HealthService(main_repository(), Table(receipts_table) if receipts_table else None)
+
+
+@cache
+def gateway() -> Gateway:
+    from portico.gateway.service import Gateway
+    from portico.repositories.main import main_repository
+    from portico.settings import get_settings
+
+    return Gateway(main_repository(), receipts(), resolve_ttl=get_settings().resolve_cache_seconds)
+
+
+@cache
+def mcp_endpoint() -> McpEndpoint:
+    from portico.gateway.protocol import McpEndpoint
+    from portico.repositories.dynamo import Table
+    from portico.repositories.sessions import SessionStore
+    from portico.settings import get_settings
+
+    settings = get_settings()
+
+    def origins() -> list[str]:
+        return [o.strip() for o in settings.allowed_origins.split(",") if o.strip()]
+
+    return McpEndpoint(gateway(), SessionStore(Table(settings.require("sessions_table"))), origins)
+
+
+@cache
+def tools() -> ToolService:
+    from portico.repositories.main import main_repository
+    from portico.services.catalog import ToolService
+
+    return ToolService(main_repository(), gateway())
+
+
+@cache
+def toolsets() -> ToolsetService:
+    from portico.repositories.main import main_repository
+    from portico.services.catalog import ToolsetService
+
+    return ToolsetService(main_repository(), gateway(), tools(), servers())
+
+
+@cache
+def receipts_query() -> ReceiptQueryService:
+    from portico.repositories.dynamo import Table
+    from portico.services.receipts_query import ReceiptQueryService
+    from portico.settings import get_settings
+
+    return ReceiptQueryService(Table(get_settings().require("receipts_table")))

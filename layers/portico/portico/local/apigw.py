@@ -26,8 +26,16 @@ MAX_BODY = 6 * 1024 * 1024  # API Gateway's Lambda proxy payload limit
 
 
 class LocalApiGateway:
-    def __init__(self, routes: list[ApiRoute], lambdas: Lambdas, authorizer: str | None, stage: str = "local") -> None:
+    def __init__(
+        self,
+        routes: list[ApiRoute],
+        lambdas: Lambdas,
+        authorizer: str | None,
+        stage: str = "local",
+        responses: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.routes = routes
+        self.responses = responses or {}
         self.lambdas = lambdas
         self.authorizer = authorizer
         self.stage = stage
@@ -157,6 +165,16 @@ class LocalApiGateway:
             logger.exception("handler crashed", function=route.function)
             return _json(502, {"error_code": "INTERNAL_ERROR", "message": "Internal server error", "details": {}})
         return _to_http(response)
+
+    def gateway_response(self, kind: str, status: int) -> tuple[int, dict[str, list[str]], bytes]:
+        """API Gateway's own answer (as the template's GatewayResponse resources define it)."""
+        spec = self.responses.get(kind) or {}
+        fallback = {"UNAUTHORIZED": UNAUTHORIZED, "ACCESS_DENIED": FORBIDDEN}.get(
+            kind, {"error_code": "INTERNAL_ERROR", "message": "Internal error.", "details": {}}
+        )
+        body = (spec.get("body") or json.dumps(fallback)).encode()
+        headers = {"Content-Type": ["application/json"], **{k: [v] for k, v in (spec.get("headers") or {}).items()}}
+        return spec.get("status") or status, headers, body
 
     # ------------------------------------------------------------ HTTP server
     def start(self, host: str, port: int) -> int:

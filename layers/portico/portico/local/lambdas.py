@@ -31,29 +31,70 @@ class LambdaContext:
         return max(0, int(self.deadline_ms - time.time() * 1000))
 
 
+class _Instance:
+    """One warm execution environment: its own copy of the function module."""
+
+    def __init__(self, module: ModuleType, attribute: str) -> None:
+        self.handler = getattr(module, attribute)
+
+
 class LocalLambda:
-    def __init__(self, root: Path, function: Function) -> None:
+    """A function with up to ``max_concurrency`` warm instances, each serving one invocation at a time.
+
+    Each instance loads its own copy of the handler module (its own resolver and module state), as
+    separate Lambda execution environments would; the shared layer is imported once per process.
+    """
+
+    def __init__(self, root: Path, function: Function, max_concurrency: int = 10) -> None:
         self.function = function
         self.path = root / function.code_uri / (function.handler.rsplit(".", 1)[0] + ".py")
         self.attribute = function.handler.rsplit(".", 1)[1]
-        self._module: ModuleType | None = None
-        self._lock = threading.Lock()
+        self.max_concurrency = max_concurrency
+        self._idle: list[_Instance] = []
+        self._count = 0
+        self._available = threading.Condition()
 
-    def _load(self) -> Any:
-        if self._module is None:
-            package = Path(self.function.code_uri.rstrip("/")).name
-            name = f"functions.{package}.app"
-            spec = importlib.util.spec_from_file_location(name, self.path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-            self._module = module
-        return getattr(self._module, self.attribute)
+    def _new_instance(self, number: int) -> _Instance:
+        package = Path(self.function.code_uri.rstrip("/")).name
+        name = f"functions.{package}.app"
+        if number > 1:
+            name = f"{name}__instance{number}"
+        existing = sys.modules.get(name)
+        if number == 1 and existing is not None and getattr(existing, "__file__", None) == str(self.path):
+            return _Instance(existing, self.attribute)  # already imported (by a test, say): that is instance 1
+        spec = importlib.util.spec_from_file_location(name, self.path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return _Instance(module, self.attribute)
+
+    def _acquire(self) -> _Instance:
+        with self._available:
+            while True:
+                if self._idle:
+                    return self._idle.pop()
+                if self._count < self.max_concurrency:
+                    self._count += 1
+                    number = self._count
+                    break
+                self._available.wait()
+        try:
+            return self._new_instance(number)
+        except BaseException:
+            with self._available:
+                self._count -= 1
+                self._available.notify()
+            raise
+
+    def _release(self, instance: _Instance) -> None:
+        with self._available:
+            self._idle.append(instance)
+            self._available.notify()
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self._lock:
-            handler = self._load()
+        instance = self._acquire()
+        try:
             context = LambdaContext(
                 function_name=self.function.logical_id,
                 invoked_function_arn=f"arn:aws:lambda:local:123456789012:function:{self.function.logical_id}",
@@ -61,14 +102,16 @@ class LocalLambda:
                 log_group_name=f"/aws/lambda/{self.function.logical_id}",
                 deadline_ms=time.time() * 1000 + self.function.timeout * 1000,
             )
-            return handler(event, context)
+            return instance.handler(event, context)
+        finally:
+            self._release(instance)
 
 
 class Lambdas:
-    """Every function of the template, loaded lazily on first invocation."""
+    """Every function of the template, instantiated lazily on demand."""
 
-    def __init__(self, root: Path, functions: dict[str, Function]) -> None:
-        self.functions = {name: LocalLambda(root, f) for name, f in functions.items()}
+    def __init__(self, root: Path, functions: dict[str, Function], max_concurrency: int = 10) -> None:
+        self.functions = {name: LocalLambda(root, f, max_concurrency) for name, f in functions.items()}
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.functions[logical_id].invoke(event)

@@ -35,8 +35,9 @@ def _reset_caches() -> None:
     get_settings.cache_clear()
     aws.client.cache_clear()
     main.main_repository.cache_clear()
-    for factory in (wiring.identity, wiring.servers, wiring.receipts, wiring.health):
-        factory.cache_clear()
+    for factory in vars(wiring).values():
+        if hasattr(factory, "cache_clear"):
+            factory.cache_clear()
 
 
 @dataclass
@@ -63,20 +64,21 @@ class LocalRuntime:
             self.root / "template.yaml", REGION, {"Stage": "local", "LogLevel": "WARNING"}
         )
         create_resources(self.template, self.endpoint)
-        functions = self.template.functions()
+        lambdas = Lambdas(self.root, self.template.functions())
+        self.gateway = LocalApiGateway(self.template.api_routes(), lambdas, self.template.authorizer_function())
+        port = self.gateway.start(self.host, self.port)
+        self.api_url = f"http://{self.host}:{port}"
+        # Now that the address is known, the template's view of it can be resolved.
+        self.template.parameters["PublicBaseUrl"] = self.api_url
+        self.gateway.responses = self.template.gateway_responses()
         environment: dict[str, str] = {}
-        for function in functions.values():
+        for function in self.template.functions().values():
             for key, value in function.environment.items():
                 if environment.get(key, value) != value:
                     raise RuntimeError(f"functions disagree on {key}; in-process handlers share one environment")
                 environment[key] = value
         os.environ.update(environment)
         os.environ["PORTICO_ALLOW_PRIVATE_TARGETS"] = "true"  # local downstreams live on loopback
-        lambdas = Lambdas(self.root, functions)
-        self.gateway = LocalApiGateway(self.template.api_routes(), lambdas, self.template.authorizer_function())
-        port = self.gateway.start(self.host, self.port)
-        self.api_url = f"http://{self.host}:{port}"
-        os.environ["PORTICO_PUBLIC_BASE_URL"] = self.api_url
         _reset_caches()
         if self.start_pollers:
             self._start_pollers(lambdas)

@@ -137,7 +137,43 @@ class Template:
                 return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1), resolved), text)
             if key == "Fn::Join":
                 return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::If":
+                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def condition(self, name: str) -> bool:
+        return bool(self._evaluate(self.raw.get("Conditions", {})[name]))
+
+    def _evaluate(self, expr: Any) -> Any:
+        if isinstance(expr, dict) and len(expr) == 1:
+            ((key, arg),) = expr.items()
+            if key == "Fn::Equals":
+                return self.resolve(arg[0]) == self.resolve(arg[1])
+            if key == "Fn::Not":
+                return not self._evaluate(arg[0])
+            if key == "Fn::And":
+                return all(self._evaluate(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self._evaluate(a) for a in arg)
+            if key == "Condition":
+                return self.condition(arg)
+        return self.resolve(expr)
+
+    def gateway_responses(self) -> dict[str, dict[str, Any]]:
+        """API Gateway's own responses (401, 403, …) as the template declares them."""
+        out = {}
+        for resource in self.of_type("AWS::ApiGateway::GatewayResponse").values():
+            props = resource["Properties"]
+            headers = {}
+            for key, value in (props.get("ResponseParameters") or {}).items():
+                if key.startswith("gatewayresponse.header."):
+                    headers[key.rsplit(".", 1)[1]] = str(self.resolve(value)).strip("'")
+            out[props["ResponseType"]] = {
+                "status": int(props.get("StatusCode") or 0) or None,
+                "body": (props.get("ResponseTemplates") or {}).get("application/json"),
+                "headers": headers,
+            }
+        return out
 
     def _sub(self, name: str, variables: dict[str, Any]) -> str:
         if name in variables:

@@ -23,6 +23,8 @@ class ToolExecuted(BaseModel):
     toolset_id: str | None = None
     server_id: str | None = None
     tool_name: str
+    tool_id: str | None = None
+    exposed_name: str | None = None
     definition_hash: str | None = None
     policy_decision: str = "allow"
     status: ReceiptStatus

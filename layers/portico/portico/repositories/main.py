@@ -324,6 +324,56 @@ class MainRepository:
             deletes=[{"pk": f"ORG#{t['org_id']}", "sk": f"TOOL#{t['id']}"} for t in removals],
         )
 
+    def get_tool(self, org_id: str, tool_id: str) -> tuple[dict[str, Any], int] | None:
+        return self.get_doc(f"ORG#{org_id}", f"TOOL#{tool_id}")
+
+    def put_tool(self, tool: dict[str, Any], expected_version: int | None = None) -> None:
+        """Insert (``expected_version`` None) or replace a tool if unchanged since ``expected_version``."""
+        version = 1 if expected_version is None else expected_version + 1
+        item = {**self.tool_record(tool), "version": version}
+        self.table.put(item, if_absent() if expected_version is None else if_version(expected_version))
+
+    def delete_tool(self, org_id: str, tool_id: str, version: int) -> None:
+        self.table.delete(f"ORG#{org_id}", f"TOOL#{tool_id}", if_version(version))
+
+    def org_tools(self, org_id: str) -> list[dict[str, Any]]:
+        return [doc(i) for i in self.table.query("gsi1pk", f"ORG#{org_id}#TOOL", index="gsi1")]
+
+    def org_servers(self, org_id: str) -> list[dict[str, Any]]:
+        return [doc(i) for i in self.table.query("gsi1pk", f"ORG#{org_id}#SERVER", index="gsi1")]
+
+    # ------------------------------------------------------------- toolsets
+    @staticmethod
+    def toolset_record(toolset: dict[str, Any], version: int = 1) -> Item:
+        return record(
+            f"ORG#{toolset['org_id']}",
+            f"TOOLSET#{toolset['id']}",
+            "toolset",
+            toolset,
+            version=version,
+            gsi1pk=f"ORG#{toolset['org_id']}#TOOLSET",
+            gsi1sk=f"{toolset['created_at']}#{toolset['id']}",
+            search_text=f"{toolset['name']} {toolset.get('description') or ''}".lower(),
+            status=toolset.get("status", "active"),
+            tags=toolset.get("tags") or [],
+            created_at=toolset["created_at"],
+        )
+
+    def get_toolset(self, org_id: str, toolset_id: str) -> tuple[dict[str, Any], int] | None:
+        return self.get_doc(f"ORG#{org_id}", f"TOOLSET#{toolset_id}")
+
+    def put_toolset(self, toolset: dict[str, Any], expected_version: int | None = None) -> None:
+        if expected_version is None:
+            self.table.put(self.toolset_record(toolset), if_absent())
+        else:
+            self.table.put(self.toolset_record(toolset, expected_version + 1), if_version(expected_version))
+
+    def delete_toolset(self, org_id: str, toolset_id: str, version: int) -> None:
+        self.table.delete(f"ORG#{org_id}", f"TOOLSET#{toolset_id}", if_version(version))
+
+    def org_toolsets(self, org_id: str) -> list[dict[str, Any]]:
+        return [doc(i) for i in self.table.query("gsi1pk", f"ORG#{org_id}#TOOLSET", index="gsi1")]
+
 
 @cache
 def main_repository() -> MainRepository:

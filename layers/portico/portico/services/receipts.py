@@ -68,6 +68,8 @@ class ReceiptService:
                     "status": e.status,
                     "tool_name": e.tool_name,
                     "server_id": e.server_id,
+                    "toolset_id": e.toolset_id,
+                    "principal_id": e.principal_id,
                     "expires_at_epoch": expires,
                     "created_at": iso(now()),
                 }

@@ -8,21 +8,19 @@ import time
 from typing import Any
 
 from portico import auth
+from portico.context import public_base_url
 from portico.errors import (
     ConflictError,
-    ForbiddenError,
     NotFoundError,
-    PorticoError,
     QuotaExceededError,
     UpstreamError,
-    UpstreamTimeoutError,
     ValidationError,
 )
 from portico.gateway import downstream
+from portico.gateway.service import CallContext, Gateway
 from portico.ids import new_id, now_iso
 from portico.models.common import ListQuery, Role
 from portico.models.identity import Principal
-from portico.models.receipts import ReceiptStatus, ToolExecuted
 from portico.models.servers import (
     AccessInfo,
     DisabledToolsUpdate,
@@ -42,8 +40,6 @@ from portico.models.servers import (
 from portico.repositories.dynamo import dumps
 from portico.repositories.main import MainRepository
 from portico.services.limits import remote_server_limit
-from portico.services.receipts import ReceiptService, digest, new_receipt_id, preview
-from portico.settings import get_settings
 
 MASK = "********"
 QUOTA_COUNTER = "remote_servers"
@@ -61,14 +57,14 @@ def tool_id(server_id: str, name: str) -> str:
 
 
 def endpoint_url(server_id: str) -> str | None:
-    base = get_settings().public_base_url
-    return f"{base.rstrip('/')}/mcp/servers/{server_id}" if base else None
+    base = public_base_url()
+    return f"{base}/mcp/servers/{server_id}" if base else None
 
 
 class ServerService:
-    def __init__(self, repo: MainRepository, receipts: ReceiptService | None = None) -> None:
+    def __init__(self, repo: MainRepository, gateway: Gateway) -> None:
         self.repo = repo
-        self.receipts = receipts
+        self.gateway = gateway
 
     # ------------------------------------------------------------- views
     def _view(self, principal: Principal, server: dict[str, Any]) -> Server:
@@ -167,11 +163,15 @@ class ServerService:
             ):
                 raise ConflictError(f"a server named {body.name!r} already exists", field="name") from exc
             raise
+        self.gateway.invalidate(server["org_id"])
+        self.gateway.connections.forget(server_id)
         return self._view(principal, server)
 
     def delete(self, principal: Principal, server_id: str) -> None:
         server, version = self._load(principal, server_id, Role.ADMIN)
         self.repo.delete_server(server, version, self.repo.quota_release(server["org_id"], QUOTA_COUNTER))
+        self.gateway.invalidate(server["org_id"])
+        self.gateway.connections.forget(server_id)
 
     # ------------------------------------------------------------- talking to the server
     def test(self, principal: Principal, server_id: str) -> TestResult:
@@ -255,6 +255,9 @@ class ServerService:
             }
             tool["definition_hash"] = definition_hash(tool)
             previous = existing.get(t.name)
+            for curated in ("tags", "alias", "description_override"):
+                if previous and previous.get(curated) is not None:
+                    tool[curated] = previous[curated]
             tool["created_at"] = previous["created_at"] if previous else stamp
             tool["updated_at"] = stamp
             if previous is None:
@@ -275,6 +278,7 @@ class ServerService:
             fresh, fresh_version = self._load(principal, server_id, Role.ADMIN)
             fresh.update(tools_count=len(names), last_synced_at=stamp, last_checked_at=stamp, last_error=None)
             self.repo.put_server(fresh, fresh_version)
+        self.gateway.invalidate(server["org_id"])
         return SyncResult(
             server_id=server_id,
             tools_count=len(names),
@@ -309,89 +313,37 @@ class ServerService:
             )
         server.update(disabled_tools=sorted(set(body.disabled_tools)), updated_at=now_iso())
         self.repo.put_server(server, version)
+        self.gateway.invalidate(server["org_id"])
         return self.tools(principal, server_id)
 
+    def toggle_tool(self, principal: Principal, server_id: str, name: str, disabled: bool) -> None:
+        """Add a tool to, or take it off, the server's disabled list (the one source of that state)."""
+        server, version = self._load(principal, server_id, Role.ADMIN)
+        names = set(server.get("disabled_tools") or [])
+        names = names | {name} if disabled else names - {name}
+        server.update(disabled_tools=sorted(names), updated_at=now_iso())
+        self.repo.put_server(server, version)
+        self.gateway.invalidate(server["org_id"])
+
     def invoke(self, principal: Principal, server_id: str, body: InvokeRequest) -> InvokeResult:
-        """Call one tool for real; every outcome leaves a receipt.
+        """Call one tool for real, through the gateway's policy; every outcome leaves a receipt.
 
         Raises:
-            NotFoundError: the tool is not known (sync first).  ForbiddenError: disabled tool or stopped server.
+            NotFoundError: no such server, or a tool it does not have (sync first).
+            ForbiddenError: a viewer, a disabled tool, or a stopped server.
             UpstreamError / UpstreamTimeoutError: the downstream failed.
         """
-        server, _ = self._load(principal, server_id, Role.MEMBER)
-        tool = next((t for t in self.repo.server_tools(server_id) if t["name"] == body.tool_name), None)
-        if tool is None:
-            raise NotFoundError("tool", body.tool_name)
+        self._load(principal, server_id, Role.MEMBER)
         started = time.perf_counter()
-
-        async def call(client: Any) -> Any:
-            # The session's call_tool sends tools/call directly (Client.call_tool would list tools first).
-            return await client.session.call_tool(body.tool_name, body.arguments)
-
-        try:
-            if body.tool_name in set(server.get("disabled_tools", [])):
-                raise ForbiddenError(f"tool {body.tool_name} is disabled on this server", tool_name=body.tool_name)
-            if server["status"] != ServerStatus.RUNNING:
-                raise ForbiddenError(f"server {server['name']} is {server['status']}", status=server["status"])
-            result = downstream.run(self.target(server), call)
-        except PorticoError as exc:
-            status: ReceiptStatus = (
-                "timeout"
-                if isinstance(exc, UpstreamTimeoutError)
-                else "denied"
-                if isinstance(exc, ForbiddenError)
-                else "error"
-            )
-            self._receipt(principal, server, tool, body, started, status, exc.code, None)
-            raise
-        dumped = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-        receipt_id = self._receipt(
-            principal, server, tool, body, started, "error" if result.is_error else "ok", None, dumped
-        )
+        resolved = self.gateway.resolve(principal, "server", server_id)
+        outcome = self.gateway.call(principal, resolved, body.tool_name, body.arguments, CallContext("rest_invoke"))
+        result = outcome["result"]
         return InvokeResult(
-            status="error" if result.is_error else "ok",
+            status="error" if result.get("isError") else "ok",
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
             tool_name=body.tool_name,
-            is_error=bool(result.is_error),
-            result=dumped.get("content", []),
-            structured_content=dumped.get("structuredContent"),
-            receipt_id=receipt_id,
+            is_error=bool(result.get("isError")),
+            result=result.get("content", []),
+            structured_content=result.get("structuredContent"),
+            receipt_id=outcome["receipt_id"],
         )
-
-    def _receipt(
-        self,
-        principal: Principal,
-        server: dict[str, Any],
-        tool: dict[str, Any],
-        body: InvokeRequest,
-        started: float,
-        status: ReceiptStatus,
-        error_code: str | None,
-        result: dict[str, Any] | None,
-    ) -> str | None:
-        if self.receipts is None:
-            return None
-        receipt_id = new_receipt_id()
-        self.receipts.publish(
-            ToolExecuted(
-                receipt_id=receipt_id,
-                org_id=server["org_id"],
-                principal_id=principal.principal_id,
-                principal_kind=principal.kind.value,
-                key_id=principal.key_id,
-                source="rest_invoke",
-                server_id=server["id"],
-                tool_name=tool["name"],
-                definition_hash=tool.get("definition_hash"),
-                policy_decision="deny" if status == "denied" else "allow",
-                status=status,
-                error_code=error_code,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
-                arguments_digest=digest(body.arguments),
-                arguments_preview=preview(body.arguments),
-                result_digest=digest(result) if result is not None else None,
-                result_size=len(dumps(result)) if result is not None else 0,
-                created_at=now_iso(),
-            )
-        )
-        return receipt_id

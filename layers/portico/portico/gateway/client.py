@@ -1,0 +1,349 @@
+"""A lean MCP client for the gateway's hot path: Streamable HTTP over pooled urllib3 connections.
+
+One ``Connection`` per downstream (server + credentials) is negotiated once and reused across
+invocations of a warm Lambda: the initialize handshake (or, for a modern-only server, the
+2026-07-28 envelope) happens on first use, the downstream's ``Mcp-Session-Id`` is kept, and an
+expired session (404, or 400 from TypeScript servers) is re-initialized once. Every exchange has a
+connect timeout and a total deadline; every failure becomes an ``UpstreamError`` naming the server.
+
+Servers registered with the legacy SSE transport go through the `mcp` SDK client instead
+(``portico.gateway.downstream``), which this module imports only for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import urllib3
+
+from portico import __version__
+from portico.errors import UpstreamError, UpstreamTimeoutError
+from portico.gateway.downstream import Target, check_destination
+
+HANDSHAKE_VERSION = "2025-11-25"
+MODERN_VERSION = "2026-07-28"
+CLIENT_INFO = {"name": "portico-gateway", "version": __version__}
+_ids = itertools.count(1)
+
+
+class RemoteError(UpstreamError):
+    """The downstream answered with a JSON-RPC error; ``rpc_code`` and ``rpc_data`` carry it."""
+
+    def __init__(self, server: str, server_id: str, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"server {server} answered: {message}", server_id=server_id, mcp_code=code)
+        self.rpc_code = code
+        self.rpc_message = message
+        self.rpc_data = data
+
+
+class _SessionExpired(Exception):
+    pass
+
+
+@dataclass
+class Limits:
+    connect: float
+    total: float
+
+
+@dataclass
+class Connection:
+    """A negotiated client session with one downstream server (thread-safe)."""
+
+    target: Target
+    pool: urllib3.PoolManager
+    limits: Limits
+    protocol_version: str | None = None
+    session_id: str | None = None
+    server_info: dict[str, Any] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    last_used: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def modern(self) -> bool:
+        return self.protocol_version == MODERN_VERSION
+
+    # ------------------------------------------------------------- public
+    def request(self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+        """Send one request and return its ``result``.
+
+        Raises:
+            RemoteError: the server answered with a JSON-RPC error.
+            UpstreamTimeoutError: no answer before the deadline.
+            UpstreamError: unreachable, or an answer that is not MCP.
+        """
+        self.last_used = time.monotonic()
+        deadline = time.monotonic() + min(timeout or self.limits.total, self.limits.total)
+        self._ensure(deadline)
+        try:
+            return self._post_raw(method, params, deadline, self.protocol_version)[0]
+        except _SessionExpired:
+            with self._lock:
+                self.protocol_version = None
+                self.session_id = None
+            self._ensure(deadline)
+            return self._post_raw(method, params, deadline, self.protocol_version, retrying=True)[0]
+
+    def close(self) -> None:
+        """End the downstream session (best effort)."""
+        if self.session_id:
+            with contextlib.suppress(urllib3.exceptions.HTTPError):
+                self.pool.request(
+                    "DELETE",
+                    self.target.url,
+                    headers=self._headers(),
+                    timeout=urllib3.Timeout(connect=1, read=1),
+                    retries=False,
+                )
+
+    # ------------------------------------------------------------- negotiation
+    def _ensure(self, deadline: float) -> None:
+        if self.protocol_version is not None:
+            return
+        with self._lock:
+            if self.protocol_version is not None:
+                return
+            self.session_id = None
+            try:
+                result, session = self._post_raw(
+                    "initialize",
+                    {"protocolVersion": HANDSHAKE_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO},
+                    deadline,
+                    version=None,
+                )
+            except RemoteError:
+                # A modern-only server refuses the handshake: use the per-request envelope.
+                result, session = self._post_raw("server/discover", {}, deadline, version=MODERN_VERSION)
+                if MODERN_VERSION not in result.get("supportedVersions", []):
+                    raise self._error("no protocol version in common") from None
+                self.protocol_version = MODERN_VERSION
+                self.capabilities = result.get("capabilities", {})
+                self.server_info = (result.get("_meta") or {}).get("io.modelcontextprotocol/serverInfo", {})
+                return
+            self.session_id = session
+            version = str(result.get("protocolVersion") or HANDSHAKE_VERSION)
+            self.capabilities = result.get("capabilities", {})
+            self.server_info = result.get("serverInfo", {})
+            self._notify("notifications/initialized", version, deadline)
+            self.protocol_version = version
+
+    # ------------------------------------------------------------- wire
+    def _headers(
+        self, version: str | None = None, method: str | None = None, name: str | None = None
+    ) -> dict[str, str]:
+        headers = {
+            **self.target.headers,
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+        }
+        version = version or self.protocol_version
+        if version:
+            headers["MCP-Protocol-Version"] = version
+        if self.session_id:
+            headers["Mcp-Session-Id"] = self.session_id
+        if version == MODERN_VERSION and method:
+            headers["Mcp-Method"] = method
+            if name:
+                headers["Mcp-Name"] = name
+        return headers
+
+    def _envelope(self, method: str, params: dict[str, Any] | None, version: str | None) -> dict[str, Any]:
+        params = dict(params or {})
+        if version == MODERN_VERSION:
+            params["_meta"] = {
+                **(params.get("_meta") or {}),
+                "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+                "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": next(_ids), "method": method}
+        if params:
+            message["params"] = params
+        return message
+
+    def _notify(self, method: str, version: str, deadline: float) -> None:
+        body = json.dumps({"jsonrpc": "2.0", "method": method}).encode()
+        response = self._send(body, self._headers(version), deadline)
+        response.drain_conn()
+        response.release_conn()
+
+    def _send(self, body: bytes, headers: dict[str, str], deadline: float) -> urllib3.BaseHTTPResponse:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout()
+        try:
+            return self.pool.request(
+                "POST",
+                self.target.url,
+                body=body,
+                headers=headers,
+                preload_content=False,
+                retries=False,
+                redirect=False,
+                timeout=urllib3.Timeout(connect=min(self.limits.connect, remaining), read=remaining),
+            )
+        except urllib3.exceptions.NewConnectionError as exc:  # refused, unresolvable (a ConnectTimeoutError subclass)
+            raise self._error("unreachable (connection refused or no such host)") from exc
+        except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
+            raise self._timeout() from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._error(f"unreachable ({type(exc).__name__})") from exc
+
+    def _post_raw(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        deadline: float,
+        version: str | None,
+        retrying: bool = False,
+    ) -> tuple[Any, str | None]:
+        """One request/response exchange; returns the result and any ``Mcp-Session-Id`` granted.
+
+        An expired downstream session shows up as 404 (Python servers) or 400 (TypeScript servers);
+        a request answered so was not processed, so it is safe to re-initialize and send it once more.
+        """
+        message = self._envelope(method, params, version)
+        name = (params or {}).get("name") if method in ("tools/call", "prompts/get") else None
+        headers = self._headers(version, method, name)
+        response = self._send(json.dumps(message).encode(), headers, deadline)
+        try:
+            if response.status in (404, 400) and self.session_id and method != "initialize" and not retrying:
+                raise _SessionExpired()
+            if response.status >= 400 and response.status not in (400,):
+                body = response.read(2048).decode(errors="replace")
+                # A JSON-RPC error may ride on a 4xx; otherwise the status is the error.
+                reply = _maybe_json(body)
+                if not (isinstance(reply, dict) and "error" in reply):
+                    raise self._error(f"HTTP {response.status}")
+            else:
+                reply = self._read_reply(response, message["id"], deadline)
+            session = response.headers.get("mcp-session-id")
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
+            raise self._timeout() from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error(f"connection failed ({type(exc).__name__})") from exc
+        finally:
+            response.release_conn()
+        if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
+            raise self._error("answered something that is not JSON-RPC")
+        if "error" in reply:
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            raise RemoteError(
+                self.target.name,
+                self.target.server_id,
+                int(error.get("code", -32603)),
+                str(error.get("message", "error"))[:500],
+                error.get("data"),
+            )
+        if "result" not in reply or not isinstance(reply["result"], dict):
+            raise self._error("answered without a result")
+        return reply["result"], session
+
+    def _read_reply(self, response: urllib3.BaseHTTPResponse, request_id: int, deadline: float) -> Any:
+        content_type = (response.headers.get("content-type") or "").lower()
+        if content_type.startswith("text/event-stream"):
+            for event in _sse_events(response, deadline):
+                message = _maybe_json(event)
+                if isinstance(message, dict) and message.get("id") == request_id:
+                    return message
+            raise self._error("closed the event stream without answering")
+        if response.status == 400:
+            reply = _maybe_json(response.read(65536).decode(errors="replace"))
+            if isinstance(reply, dict) and "error" in reply:
+                return reply
+            raise self._error("HTTP 400")
+        data = response.read(32 * 1024 * 1024 + 1)
+        if len(data) > 32 * 1024 * 1024:
+            raise self._error("answer larger than 32 MiB")
+        return _maybe_json(data.decode(errors="replace"))
+
+    def _error(self, why: str) -> UpstreamError:
+        return UpstreamError(f"server {self.target.name}: {why}", server_id=self.target.server_id)
+
+    def _timeout(self) -> UpstreamTimeoutError:
+        return UpstreamTimeoutError(
+            f"server {self.target.name} did not answer within {self.limits.total:g}s", server_id=self.target.server_id
+        )
+
+
+def _maybe_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _sse_events(response: urllib3.BaseHTTPResponse, deadline: float) -> Iterator[str]:
+    data: list[str] = []
+    buffer = b""
+    for chunk in response.stream(8192):
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        buffer += chunk
+        while b"\n" in buffer:
+            raw, buffer = buffer.split(b"\n", 1)
+            line = raw.decode(errors="replace").rstrip("\r")
+            if not line:
+                if data:
+                    yield "\n".join(data)
+                    data = []
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+    if data:
+        yield "\n".join(data)
+
+
+class ConnectionCache:
+    """Negotiated connections keyed by server and credential hash, with a size bound and an idle timeout."""
+
+    def __init__(self, max_size: int = 1000, idle_timeout: float = 600.0) -> None:
+        self.max_size = max_size
+        self.idle_timeout = idle_timeout
+        self.pool = urllib3.PoolManager(num_pools=max(10, max_size // 4), maxsize=32, block=False)
+        self._items: OrderedDict[str, Connection] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(target: Target) -> str:
+        credentials = hashlib.sha256(json.dumps(target.headers, sort_keys=True).encode()).hexdigest()[:32]
+        return f"{target.server_id}|{target.url}|{credentials}"
+
+    def get(self, target: Target, limits: Limits) -> Connection:
+        key = self.key(target)
+        now = time.monotonic()
+        with self._lock:
+            for stale_key in [k for k, c in self._items.items() if now - c.last_used > self.idle_timeout]:
+                self._items.pop(stale_key)
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                found.limits = limits
+                self.hits += 1
+                return found
+            self.misses += 1
+            check_destination(target.url)
+            connection = Connection(target, self.pool, limits)
+            self._items[key] = connection
+            while len(self._items) > self.max_size:
+                self._items.popitem(last=False)
+            return connection
+
+    def forget(self, server_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._items if k.startswith(f"{server_id}|")]:
+                self._items.pop(key)
+
+    def __len__(self) -> int:
+        return len(self._items)

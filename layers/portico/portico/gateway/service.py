@@ -1,0 +1,464 @@
+"""The gateway: which tools a caller may see and call, and calling them, with one policy on every path.
+
+Every path that executes a tool — MCP `tools/call`, progressive `call_tool`, REST `execute` and
+server `invoke` — goes through ``Gateway.call``: the same checks (role, disabled tool, stopped
+server), the same downstream client, and one receipt per execution whatever its outcome.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from portico import auth
+from portico.errors import ForbiddenError, NotFoundError, PorticoError, UpstreamError, UpstreamTimeoutError
+from portico.gateway.client import ConnectionCache, Limits
+from portico.gateway.downstream import Target
+from portico.ids import now_iso
+from portico.models.common import Role
+from portico.models.identity import Principal
+from portico.models.receipts import ReceiptStatus, ToolExecuted
+from portico.observability import logger
+from portico.repositories.dynamo import dumps
+from portico.repositories.main import MainRepository
+from portico.services.receipts import ReceiptService, digest, new_receipt_id, preview
+from portico.settings import get_settings
+
+Kind = Literal["org", "toolset", "server"]
+SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
+_fanout = ThreadPoolExecutor(max_workers=32, thread_name_prefix="fanout")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One tool as a scope exposes it."""
+
+    exposed: str
+    tool: dict[str, Any]
+    server: dict[str, Any] | None
+    enabled: bool
+    reason: str | None = None
+
+    def definition(self) -> dict[str, Any]:
+        """The tool as MCP clients see it (the stored, synced definition under its exposed name)."""
+        tool = self.tool
+        out: dict[str, Any] = {"name": self.exposed, "inputSchema": tool.get("input_schema") or {"type": "object"}}
+        description = tool.get("description_override") or tool.get("description")
+        if description:
+            out["description"] = description
+        if tool.get("title"):
+            out["title"] = tool["title"]
+        if tool.get("output_schema"):
+            out["outputSchema"] = tool["output_schema"]
+        if tool.get("annotations"):
+            out["annotations"] = tool["annotations"]
+        return out
+
+
+@dataclass
+class Resolved:
+    """A scope (the org, a toolset or one server) resolved to its tools and servers."""
+
+    org_id: str
+    kind: Kind
+    scope_id: str | None
+    exposure_mode: str
+    entries: dict[str, Entry]
+    servers: dict[str, dict[str, Any]]
+    toolset: dict[str, Any] | None = None
+    loaded_at: float = field(default_factory=time.monotonic)
+
+    def enabled(self) -> list[Entry]:
+        return sorted((e for e in self.entries.values() if e.enabled), key=lambda e: e.exposed)
+
+
+@dataclass
+class CallContext:
+    source: Literal["mcp", "rest_execute", "rest_invoke"]
+    session_id: str | None = None
+    request_id: str | None = None
+    client_name: str | None = None
+    client_version: str | None = None
+
+
+def tool_state(tool: dict[str, Any], server: dict[str, Any] | None) -> tuple[bool, str | None]:
+    """Whether a tool may be listed and called, and why not."""
+    if tool.get("origin") == "http":
+        return (tool.get("status", "active") != "disabled", "tool is disabled")
+    if server is None:
+        return False, "server is gone"
+    if tool["name"] in set(server.get("disabled_tools") or []):
+        return False, "tool is disabled"
+    if server.get("status") != "running":
+        return False, f"server {server['name']} is {server.get('status')}"
+    return True, None
+
+
+def target_of(server: dict[str, Any]) -> Target:
+    return Target(
+        server_id=server["id"],
+        name=server["name"],
+        url=server["url"],
+        transport=server.get("transport") or "streamable-http",
+        headers=dict(server.get("headers") or {}),
+    )
+
+
+class Gateway:
+    def __init__(
+        self,
+        repo: MainRepository,
+        receipts: ReceiptService | None,
+        connections: ConnectionCache | None = None,
+        resolve_ttl: float = 5.0,
+    ) -> None:
+        self.repo = repo
+        self.receipts = receipts
+        self.connections = connections or ConnectionCache()
+        self.resolve_ttl = resolve_ttl
+        self._resolved: dict[tuple[str, str, str | None], Resolved] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------- resolution
+    def resolve(self, principal: Principal, kind: Kind, scope_id: str | None = None) -> Resolved:
+        """The tools ``principal`` reaches through a scope (cached briefly in a warm process).
+
+        Raises:
+            ForbiddenError: not an organization member.  NotFoundError: no such toolset/server here.
+        """
+        org_id = auth.require_member(principal)
+        key = (org_id, kind, scope_id)
+        with self._lock:
+            cached = self._resolved.get(key)
+        if cached is not None and time.monotonic() - cached.loaded_at < self.resolve_ttl:
+            return cached
+        resolved = self._load(org_id, kind, scope_id)
+        with self._lock:
+            self._resolved[key] = resolved
+            if len(self._resolved) > 2000:
+                self._resolved.pop(next(iter(self._resolved)))
+        return resolved
+
+    def invalidate(self, org_id: str | None = None) -> None:
+        with self._lock:
+            for key in [k for k in self._resolved if org_id is None or k[0] == org_id]:
+                self._resolved.pop(key)
+
+    def _load(self, org_id: str, kind: Kind, scope_id: str | None) -> Resolved:
+        if kind == "server":
+            found = self.repo.get_server(org_id, scope_id or "") if (scope_id or "").startswith("mcp_") else None
+            if found is None:
+                raise NotFoundError("server", scope_id or "")
+            only = found[0]
+            entries = {
+                t["name"]: Entry(t["name"], t, only, *tool_state(t, only)) for t in self.repo.server_tools(only["id"])
+            }
+            return Resolved(org_id, kind, scope_id, "full", entries, {only["id"]: only})
+        servers = {s["id"]: s for s in self.repo.org_servers(org_id)}
+        catalog = {t["id"]: t for t in self.repo.org_tools(org_id)}
+        if kind == "org":
+            entries = {}
+            for tool in catalog.values():
+                owner = servers.get(tool.get("server_id") or "")
+                name = f"{owner['name'] if owner else 'http'}__{tool['name']}"
+                entries[name] = Entry(name, tool, owner, *tool_state(tool, owner))
+            return Resolved(org_id, kind, None, "full", entries, servers)
+        found = self.repo.get_toolset(org_id, scope_id or "") if (scope_id or "").startswith("ts_") else None
+        if found is None:
+            raise NotFoundError("toolset", scope_id or "")
+        toolset = found[0]
+        aliases = toolset.get("aliases") or {}
+        entries = {}
+        used: dict[str, dict[str, Any]] = {}
+        for tool_id in toolset.get("tool_ids", []):
+            member = catalog.get(tool_id)
+            if member is None:
+                continue
+            tool = member
+            server = servers.get(tool.get("server_id") or "")
+            name = aliases.get(tool_id) or tool.get("alias") or tool["name"]
+            enabled, reason = tool_state(tool, server)
+            if toolset.get("status") == "disabled":
+                enabled, reason = False, "toolset is disabled"
+            entries[name] = Entry(name, tool, server, enabled, reason)
+            if server:
+                used[server["id"]] = server
+        return Resolved(org_id, kind, scope_id, toolset.get("exposure_mode", "full"), entries, used, toolset)
+
+    # ------------------------------------------------------------- listing
+    def fan_out(
+        self, resolved: Resolved, operation: Callable[[dict[str, Any]], Any], servers: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Run ``operation(server)`` for every server in parallel; results by server id, and errors."""
+        futures = {s["id"]: _fanout.submit(operation, s) for s in servers}
+        results: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        limit = get_settings().downstream_timeout + 1
+        for server_id, future in futures.items():
+            server = resolved.servers[server_id]
+            try:
+                results[server_id] = future.result(timeout=limit)
+            except PorticoError as exc:
+                errors.append(
+                    {"server_id": server_id, "server": server["name"], "error_code": exc.code, "message": exc.message}
+                )
+            except TimeoutError:
+                errors.append(
+                    {
+                        "server_id": server_id,
+                        "server": server["name"],
+                        "error_code": "UPSTREAM_TIMEOUT",
+                        "message": f"server {server['name']} did not answer in time",
+                    }
+                )
+        return results, errors
+
+    def list_tools(self, resolved: Resolved) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Enabled tools whose server answers a live ``tools/list`` now (all servers asked in parallel).
+
+        Definitions come from the stored, synced catalog; a downstream that fails is reported in the
+        errors and its tools are left out, while every other server's tools still list.
+        """
+        enabled = resolved.enabled()
+        servers = {e.server["id"]: e.server for e in enabled if e.server is not None}
+        live, errors = self.fan_out(resolved, lambda s: self._list_live(s), list(servers.values()))
+        tools = []
+        for entry in enabled:
+            if entry.server is None:
+                tools.append(entry.definition())
+                continue
+            available = live.get(entry.server["id"])
+            if available is None:
+                continue
+            if entry.tool["name"] not in available:
+                continue
+            if available[entry.tool["name"]] != entry.tool.get("definition_hash"):
+                logger.info(
+                    "tool definition changed since last sync", server_id=entry.server["id"], tool=entry.tool["name"]
+                )
+            tools.append(entry.definition())
+        return tools, errors
+
+    def _list_live(self, server: dict[str, Any]) -> dict[str, str]:
+        from portico.services.servers import definition_hash
+
+        listed = self._request(server, "tools/list", {})
+        names: dict[str, str] = {}
+        for tool in listed.get("tools", []):
+            stored = {
+                "name": tool.get("name"),
+                "title": tool.get("title"),
+                "description": tool.get("description"),
+                "input_schema": tool.get("inputSchema") or {},
+                "output_schema": tool.get("outputSchema"),
+                "annotations": tool.get("annotations"),
+            }
+            names[str(tool.get("name"))] = definition_hash(stored)
+        return names
+
+    def _request(self, server: dict[str, Any], method: str, params: dict[str, Any]) -> Any:
+        """One request to a downstream server through the shared connection cache."""
+        settings = get_settings()
+        target = target_of(server)
+        if target.transport == "sse":
+            return _sdk_request(target, method, params)
+        connection = self.connections.get(
+            target, Limits(settings.downstream_connect_timeout, settings.downstream_timeout)
+        )
+        return connection.request(method, params)
+
+    # ------------------------------------------------------------- calling
+    def call(
+        self, principal: Principal, resolved: Resolved, name: str, arguments: dict[str, Any], ctx: CallContext
+    ) -> dict[str, Any]:
+        """Call one tool by its exposed name; returns the MCP ``CallToolResult`` (wire form) and a receipt id.
+
+        Raises:
+            NotFoundError: no such tool in this scope.
+            ForbiddenError: a viewer, a disabled tool, or a stopped server (a ``denied`` receipt is left).
+            UpstreamError / UpstreamTimeoutError: the downstream failed (``error`` / ``timeout`` receipt).
+        """
+        entry = resolved.entries.get(name)
+        if entry is None:
+            raise NotFoundError("tool", name)
+        started = time.perf_counter()
+        upstream_ms: float | None = None
+        try:
+            auth.require_member(principal, Role.MEMBER)
+            if not entry.enabled:
+                raise ForbiddenError(f"tool {name} is not available: {entry.reason}", tool=name, reason=entry.reason)
+            upstream_started = time.perf_counter()
+            result = self._execute(entry, arguments)
+            upstream_ms = (time.perf_counter() - upstream_started) * 1000
+        except PorticoError as exc:
+            status: ReceiptStatus = (
+                "timeout"
+                if isinstance(exc, UpstreamTimeoutError)
+                else "error"
+                if isinstance(exc, UpstreamError)
+                else "rate_limited"
+                if exc.code == "RATE_LIMITED"
+                else "denied"
+            )
+            self._receipt(principal, resolved, entry, arguments, ctx, started, status, exc.code, None, upstream_ms)
+            raise
+        meta = result.get("_meta")
+        if isinstance(meta, dict):
+            meta.pop(SERVER_INFO_META, None)
+            if not meta:
+                result.pop("_meta")
+        result.pop("resultType", None)
+        receipt_id = self._receipt(
+            principal,
+            resolved,
+            entry,
+            arguments,
+            ctx,
+            started,
+            "error" if result.get("isError") else "ok",
+            None,
+            result,
+            upstream_ms,
+        )
+        return {"result": result, "receipt_id": receipt_id}
+
+    def _execute(self, entry: Entry, arguments: dict[str, Any]) -> dict[str, Any]:
+        if entry.server is None:
+            from portico.gateway.http_tools import execute_http_tool
+
+            return execute_http_tool(entry.tool, arguments)
+        result = self._request(entry.server, "tools/call", {"name": entry.tool["name"], "arguments": arguments})
+        if not isinstance(result, dict) or not isinstance(result.get("content", []), list):
+            raise UpstreamError(
+                f"server {entry.server['name']} answered a malformed tool result", server_id=entry.server["id"]
+            )
+        return result
+
+    def _receipt(
+        self,
+        principal: Principal,
+        resolved: Resolved,
+        entry: Entry,
+        arguments: dict[str, Any],
+        ctx: CallContext,
+        started: float,
+        status: ReceiptStatus,
+        error_code: str | None,
+        result: dict[str, Any] | None,
+        upstream_ms: float | None,
+    ) -> str | None:
+        if self.receipts is None:
+            return None
+        receipt_id = new_receipt_id()
+        self.receipts.publish(
+            ToolExecuted(
+                receipt_id=receipt_id,
+                org_id=resolved.org_id,
+                principal_id=principal.principal_id,
+                principal_kind=principal.kind.value,
+                key_id=principal.key_id,
+                client_name=ctx.client_name,
+                client_version=ctx.client_version,
+                source=ctx.source,
+                toolset_id=resolved.scope_id if resolved.kind == "toolset" else None,
+                server_id=entry.server["id"] if entry.server else None,
+                tool_name=entry.tool["name"],
+                tool_id=entry.tool["id"],
+                exposed_name=entry.exposed,
+                definition_hash=entry.tool.get("definition_hash"),
+                policy_decision="deny" if status in ("denied", "rate_limited") else "allow",
+                status=status,
+                error_code=error_code,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                upstream_latency_ms=round(upstream_ms, 2) if upstream_ms is not None else None,
+                arguments_digest=digest(arguments),
+                arguments_preview=preview(arguments),
+                result_digest=digest(result) if result is not None else None,
+                result_size=len(dumps(result)) if result is not None else 0,
+                request_id=ctx.request_id,
+                session_id=ctx.session_id,
+                created_at=now_iso(),
+            )
+        )
+        return receipt_id
+
+    # ------------------------------------------------------------- resources and prompts
+    def aggregate(self, resolved: Resolved, method: str, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """``resources/list``, ``resources/templates/list`` or ``prompts/list`` across the scope's servers."""
+        servers = [s for s in resolved.servers.values() if s.get("status") == "running"]
+        capability = "prompts" if method.startswith("prompts") else "resources"
+
+        def one(server: dict[str, Any]) -> list[dict[str, Any]]:
+            try:
+                return list(self._request(server, method, {}).get(key, []))
+            except UpstreamError as exc:
+                # A server without the capability answers -32601: that is an empty list, not an error.
+                if getattr(exc, "rpc_code", None) == -32601:
+                    return []
+                raise
+
+        results, errors = self.fan_out(resolved, one, servers)
+        items: list[dict[str, Any]] = []
+        for server_id, listed in results.items():
+            server = resolved.servers[server_id]
+            for item in listed:
+                if capability == "prompts" and resolved.kind != "server":
+                    item = {**item, "name": f"{server['name']}__{item.get('name')}"}
+                items.append(item)
+        return items, errors
+
+    def get_prompt(self, resolved: Resolved, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        server, prompt = self._split(resolved, name)
+        return dict(self._request(server, "prompts/get", {"name": prompt, "arguments": arguments}))
+
+    def read_resource(self, resolved: Resolved, uri: str) -> dict[str, Any]:
+        """Read a resource from whichever server in the scope has it (asked in parallel)."""
+        servers = [s for s in resolved.servers.values() if s.get("status") == "running"]
+        results, errors = self.fan_out(resolved, lambda s: self._request(s, "resources/read", {"uri": uri}), servers)
+        for result in results.values():
+            if result.get("contents"):
+                return dict(result)
+        if errors and not results:
+            first = errors[0]
+            raise UpstreamError(first["message"], server_id=first["server_id"])
+        raise NotFoundError("resource", uri)
+
+    def _split(self, resolved: Resolved, name: str) -> tuple[dict[str, Any], str]:
+        if resolved.kind == "server":
+            return next(iter(resolved.servers.values())), name
+        prefix, sep, rest = name.partition("__")
+        for server in resolved.servers.values():
+            if sep and server["name"] == prefix:
+                return server, rest
+        raise NotFoundError("prompt", name)
+
+
+def _sdk_request(target: Target, method: str, params: dict[str, Any]) -> Any:
+    """Legacy SSE downstreams: one request through the `mcp` SDK client (imported only for them)."""
+    from portico.gateway import downstream
+
+    async def operation(client: Any) -> Any:
+        session = client.session
+        if method == "tools/list":
+            result = await session.list_tools()
+        elif method == "tools/call":
+            result = await session.call_tool(params["name"], params.get("arguments") or {})
+        elif method == "resources/list":
+            result = await session.list_resources()
+        elif method == "resources/templates/list":
+            result = await session.list_resource_templates()
+        elif method == "resources/read":
+            result = await session.read_resource(params["uri"])
+        elif method == "prompts/list":
+            result = await session.list_prompts()
+        elif method == "prompts/get":
+            result = await session.get_prompt(params["name"], params.get("arguments") or {})
+        else:
+            raise UpstreamError(f"{method} is not proxied to SSE servers", server_id=target.server_id)
+        return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    return downstream.run(target, operation)
