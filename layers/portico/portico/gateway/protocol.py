@@ -48,7 +48,14 @@ RPC_CODES = {
     "UPSTREAM_TIMEOUT": -32011,
     "INTERNAL_ERROR": INTERNAL_ERROR,
 }
-CACHEABLE = {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "server/discover"}
+CACHEABLE = {
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "server/discover",
+}
 INSTRUCTIONS = "Tools served by Portico. Tool names are unique here; call them as listed."
 
 SEARCH_TOOLS = {

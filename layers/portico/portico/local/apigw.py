@@ -149,15 +149,8 @@ class LocalApiGateway:
         if route.authorized and self.authorizer:
             context, status = self.authorize(event)
             if context is None:
-                payload = UNAUTHORIZED if status == 401 else FORBIDDEN
-                extra = {"WWW-Authenticate": ['Bearer realm="portico"']} if status == 401 else {}
-                return _json(
-                    status,
-                    payload
-                    if status != 500
-                    else {"error_code": "INTERNAL_ERROR", "message": "authorizer error", "details": {}},
-                    extra,
-                )
+                kind = {401: "UNAUTHORIZED", 403: "ACCESS_DENIED"}.get(status, "DEFAULT_5XX")
+                return self.gateway_response(kind, status)
             event["requestContext"]["authorizer"] = context
         try:
             response = self.lambdas.invoke(route.function, event)
