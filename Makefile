@@ -37,3 +37,6 @@ fmt: $(STAMP) ## format the code
 
 clean: ## remove the virtualenv, node_modules and local state
 	rm -rf $(VENV) node_modules .portico
+
+bench: $(STAMP) ## gateway vs direct MCP calls, tools/list fan-out, cold start (prints ratios)
+	$(PY) bench/gateway.py

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +23,7 @@ from portico.ids import now_iso
 from portico.models.common import Role, Tier
 from portico.models.identity import Principal, PrincipalKind
 from portico.repositories.main import MainRepository
+from portico.settings import get_settings
 
 KEY_ID = re.compile(r"^key_[a-f0-9]{24}$")
 SECRET = re.compile(r"^pts_[A-Za-z0-9_-]{20,100}$")
@@ -63,13 +66,65 @@ def credentials(headers: Mapping[str, str] | None) -> tuple[str, str]:
     return key_id, secret
 
 
+class _PrincipalCache:
+    """Recently established principals, per credential, for ``auth_cache_seconds`` (the role of API
+    Gateway's authorizer cache, which cannot be used here: credentials may come in two header forms).
+
+    A revocation made in this process takes effect at once (``forget``); elsewhere within the TTL.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Principal, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, fingerprint: str) -> Principal | None:
+        ttl = get_settings().auth_cache_seconds
+        with self._lock:
+            found = self._items.get(fingerprint)
+        if found is None or ttl <= 0 or time.monotonic() - found[0] > ttl:
+            return None
+        if found[2] is not None and found[2] <= now_iso():
+            return None  # the key expired meanwhile
+        return found[1]
+
+    def put(self, fingerprint: str, principal: Principal, expires_at: str | None) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[fingerprint] = (time.monotonic(), principal, expires_at)
+
+    def forget(self, *, key_id: str | None = None, user_id: str | None = None, org_id: str | None = None) -> None:
+        with self._lock:
+            for fingerprint, (_, principal, _) in list(self._items.items()):
+                if (
+                    (key_id is None and user_id is None and org_id is None)
+                    or principal.key_id == key_id
+                    or (user_id is not None and principal.user_id == user_id)
+                    or (org_id is not None and principal.org_id == org_id)
+                ):
+                    self._items.pop(fingerprint)
+
+
+principals = _PrincipalCache()
+
+
 def authenticate(headers: Mapping[str, str] | None, repo: MainRepository) -> Principal:
-    """Resolve the caller of a request.
+    """Resolve the caller of a request (briefly cached per credential in a warm process).
 
     Raises:
         UnauthorizedError: missing, malformed, unknown, wrong, expired or orphaned credentials.
     """
     key_id, secret = credentials(headers)
+    fingerprint = hashlib.sha256(f"{key_id}.{secret}".encode()).hexdigest()
+    cached = principals.get(fingerprint)
+    if cached is not None:
+        return cached
+    principal, expires_at = _authenticate(key_id, secret, repo)
+    principals.put(fingerprint, principal, expires_at)
+    return principal
+
+
+def _authenticate(key_id: str, secret: str, repo: MainRepository) -> tuple[Principal, str | None]:
     found = repo.get_key(key_id)
     if found is None:
         raise UnauthorizedError("unknown API key")
@@ -79,7 +134,7 @@ def authenticate(headers: Mapping[str, str] | None, repo: MainRepository) -> Pri
     if key.get("expires_at") and key["expires_at"] <= now_iso():
         raise UnauthorizedError("API key expired")
     if key.get("kind") == PrincipalKind.OPERATOR:
-        return Principal(kind=PrincipalKind.OPERATOR, principal_id=key_id, key_id=key_id)
+        return Principal(kind=PrincipalKind.OPERATOR, principal_id=key_id, key_id=key_id), key.get("expires_at")
     org = repo.get_org(key["org_id"])
     if org is None:
         raise UnauthorizedError("API key belongs to no organization")
@@ -91,7 +146,7 @@ def authenticate(headers: Mapping[str, str] | None, repo: MainRepository) -> Pri
         # A key never carries more than its owner's current role.
         owner_role = Role(member[0]["role"])
         role = role if role.rank <= owner_role.rank else owner_role
-    return Principal(
+    principal = Principal(
         kind=PrincipalKind.API_KEY,
         principal_id=key.get("user_id") or key_id,
         org_id=key["org_id"],
@@ -100,6 +155,7 @@ def authenticate(headers: Mapping[str, str] | None, repo: MainRepository) -> Pri
         tier=Tier(org[0]["tier"]),
         key_id=key_id,
     )
+    return principal, key.get("expires_at")
 
 
 # ---------------------------------------------------------------- authorizer context round trip

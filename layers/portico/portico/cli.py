@@ -25,6 +25,7 @@ def _dev(args: argparse.Namespace) -> int:
     try:
         api_url = runtime.start()
         info = bootstrap(api_url)
+        info["aws_endpoint"] = runtime.endpoint
         demo = None if args.no_demo else demo_server.start(runtime.root)
         if demo is not None:
             info.update(demo_server.register(api_url, info["admin_api_key"], demo))

@@ -278,38 +278,27 @@ class McpEndpoint:
             if exc.code == "INTERNAL_ERROR":
                 logger.exception("mcp request failed", method=method)
             return _response(200, _error(message["id"], rpc_error(exc)))
-        try:
-            result = self._wire(method, version or (session or {}).get("protocol_version"), result)
-        except RpcError as exc:
-            return _response(200, _error(message["id"], exc))
+        result = self._wire(method, version or (session or {}).get("protocol_version"), result)
         return _response(200, {"jsonrpc": "2.0", "id": message["id"], "result": result}, extra_headers)
 
     @staticmethod
     def _wire(method: str, version: str | None, result: dict[str, Any]) -> dict[str, Any]:
-        """Shape a result for the negotiated revision with the SDK's wire types (`mcp_types`)."""
-        from mcp_types.methods import serialize_server_result
-        from pydantic import ValidationError as WireError
+        """Shape a result for the negotiated revision.
 
-        effective = version or HANDSHAKE_VERSIONS[-1]
-        if method == "initialize":
-            effective = str(result.get("protocolVersion", effective))
-        if effective == MODERN_VERSION:
+        Results Portico authors (initialize, discover) are built with the SDK's wire types; tool lists
+        come from definitions validated at sync; proxied results pass through. The few era-specific
+        fields are set here rather than by importing `mcp_types.methods` on the hot path (~1 s cold);
+        ``tests/integration/test_mcp_wire.py`` holds every result to the SDK's per-revision schemas.
+        """
+        if version == MODERN_VERSION:
             result.setdefault("resultType", "complete")
             if method in CACHEABLE:
                 result.setdefault("ttlMs", 0)
                 result.setdefault("cacheScope", "private")
-        try:
-            return serialize_server_result(method, effective, result)
-        except KeyError:
-            return result  # a method this revision's surface does not list (e.g. ping in some eras)
-        except WireError as exc:
-            # Only proxied content can be malformed here: say which call produced it.
-            logger.warning("result failed wire validation", method=method, errors=exc.error_count())
-            raise RpcError(
-                RPC_CODES["UPSTREAM_ERROR"],
-                f"a downstream answered a malformed {method} result",
-                {"error_code": "UPSTREAM_ERROR"},
-            ) from exc
+        else:
+            for modern_only in ("resultType", "ttlMs", "cacheScope"):
+                result.pop(modern_only, None)
+        return result
 
     # ------------------------------------------------------------- methods
     def _dispatch(

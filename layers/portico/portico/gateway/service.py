@@ -121,6 +121,9 @@ class Gateway:
         self.connections = connections or ConnectionCache()
         self.resolve_ttl = resolve_ttl
         self._resolved: dict[tuple[str, str, str | None], Resolved] = {}
+        # server id -> (checked at, tool hashes by name | None, error | None): a short-lived view of which
+        # downstreams answer, so a tools/list does not re-ask (or re-wait for) every server each time.
+        self._liveness: dict[str, tuple[float, dict[str, str] | None, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------- resolution
@@ -147,6 +150,7 @@ class Gateway:
         with self._lock:
             for key in [k for k in self._resolved if org_id is None or k[0] == org_id]:
                 self._resolved.pop(key)
+            self._liveness.clear()
 
     def _load(self, org_id: str, kind: Kind, scope_id: str | None) -> Resolved:
         if kind == "server":
@@ -225,7 +229,7 @@ class Gateway:
         """
         enabled = resolved.enabled()
         servers = {e.server["id"]: e.server for e in enabled if e.server is not None}
-        live, errors = self.fan_out(resolved, lambda s: self._list_live(s), list(servers.values()))
+        live, errors = self._live_tools(resolved, list(servers.values()))
         tools = []
         for entry in enabled:
             if entry.server is None:
@@ -242,6 +246,33 @@ class Gateway:
                 )
             tools.append(entry.definition())
         return tools, errors
+
+    def _live_tools(
+        self, resolved: Resolved, servers: list[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, str]], list[dict[str, Any]]]:
+        """Each server's live tool names (and definition hashes); asks only servers not seen recently."""
+        now = time.monotonic()
+        live: dict[str, dict[str, str]] = {}
+        errors: list[dict[str, Any]] = []
+        stale = []
+        for server in servers:
+            seen = self._liveness.get(server["id"])
+            if seen is not None and now - seen[0] < self.resolve_ttl:
+                if seen[1] is not None:
+                    live[server["id"]] = seen[1]
+                elif seen[2] is not None:
+                    errors.append(seen[2])
+            else:
+                stale.append(server)
+        if stale:
+            fresh, failed = self.fan_out(resolved, self._list_live, stale)
+            for server_id, hashes in fresh.items():
+                self._liveness[server_id] = (now, hashes, None)
+            for error in failed:
+                self._liveness[error["server_id"]] = (now, None, error)
+            live.update(fresh)
+            errors.extend(failed)
+        return live, errors
 
     def _list_live(self, server: dict[str, Any]) -> dict[str, str]:
         from portico.services.servers import definition_hash

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import threading
+import select
+import subprocess
+import sys
 from typing import Any
 
 from portico.local.template import ACCOUNT, Template
@@ -13,50 +16,52 @@ from portico.observability import logger
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
-def _atomic_dynamodb(app: Any) -> Any:
-    """Serialize DynamoDB requests: moto's conditional writes and transactions are not atomic across
-    its request threads, while DynamoDB's are. Other services (SQS long polls) stay concurrent."""
-    lock = threading.Lock()
-
-    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-            with lock:
-                return list(app(environ, start_response))
-        return app(environ, start_response)
-
-    return wrapped
-
-
 class Moto:
-    """A moto server on 127.0.0.1 (a free port), stopped with the runtime."""
+    """moto's server in a child process on 127.0.0.1 (a free port), stopped with the runtime.
+
+    A separate process, not a thread: moto's EventBridge and DynamoDB work is CPU-heavy, and in-process
+    it would compete with the handlers for one interpreter lock. The child dies with its parent.
+    """
 
     def __init__(self) -> None:
-        import logging
-
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call otherwise
-
-        class Server(ThreadedMotoServer):
-            def _server_entry(self) -> None:
-                app = _atomic_dynamodb(DomainDispatcherApplication(create_backend_app))
-                self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
-                self._server_ready_event.set()
-                self._server.serve_forever()
-
-        self._server = Server(ip_address="127.0.0.1", port=0, verbose=False)
         self.url = ""
+        self._process: subprocess.Popen[str] | None = None
 
-    def start(self) -> str:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.url = f"http://{host}:{port}"
+    def start(self, timeout: float = 60.0) -> str:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "portico.local.moto_process"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_die_with_parent,
+        )
+        assert self._process.stdout is not None
+        ready, _, _ = select.select([self._process.stdout], [], [], timeout)
+        line = self._process.stdout.readline() if ready else ""
+        if not line.startswith("listening "):
+            self.stop()
+            raise RuntimeError("moto did not start")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
         return self.url
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=5)
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the parent dies, however it dies (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def point_boto3_at(endpoint: str | None, region: str) -> None:

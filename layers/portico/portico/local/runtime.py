@@ -100,6 +100,9 @@ class LocalRuntime:
         return self.template.physical[logical_id]
 
     def stop(self) -> None:
+        from portico.repositories.events import flush_all
+
+        flush_all(timeout=5)  # events still buffered go out while their bus exists
         for poller in self.pollers:
             poller.stop()
         if self.gateway:

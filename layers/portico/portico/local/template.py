@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ class ApiRoute:
     path: str
     authorized: bool
 
-    @property
+    @cached_property
     def pattern(self) -> re.Pattern[str]:
         regex = re.sub(r"\{(\w+)\+?\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", self.path)
         return re.compile(f"^{regex}/?$")

@@ -132,6 +132,7 @@ class IdentityService:
         org, version = found
         org.update(changes, updated_at=now_iso())
         self.repo.put_org(org, version)
+        auth.principals.forget(org_id=org_id)
         return Org.model_validate(org)
 
     # ------------------------------------------------------------- members
@@ -183,6 +184,7 @@ class IdentityService:
             self._keep_an_admin(org_id, member)
         member.update(body.model_dump(exclude_none=True, mode="json"), updated_at=now_iso())
         self.repo.put_member(member, version)
+        auth.principals.forget(user_id=member_id)
         return Member.model_validate(member)
 
     def remove_member(self, principal: Principal, member_id: str) -> None:
@@ -195,6 +197,7 @@ class IdentityService:
         member, version = self._member(org_id, member_id)
         self._keep_an_admin(org_id, member)
         self.repo.delete_member(member, version)
+        auth.principals.forget(user_id=member_id)
 
     # ------------------------------------------------------------- API keys
     def create_key(self, principal: Principal, body: ApiKeyCreate) -> ApiKeyCreated:
@@ -256,6 +259,7 @@ class IdentityService:
         if principal.role is not Role.ADMIN and key.get("user_id") != principal.user_id:
             raise NotFoundError("api_key", key_id)
         self.repo.delete_key(key_id)
+        auth.principals.forget(key_id=key_id)
 
     def me(self, principal: Principal) -> dict[str, Any]:
         """The caller, its org and member record (for `GET /v1/auth/me`)."""
