@@ -255,6 +255,9 @@ class Connection:
             for event in _sse_events(response, deadline):
                 message = _maybe_json(event)
                 if isinstance(message, dict) and message.get("id") == request_id:
+                    # The server ends a POST's stream after its answer: read to the end so the
+                    # connection goes back to the pool instead of being closed.
+                    response.drain_conn()
                     return message
             raise self._error("closed the event stream without answering")
         if response.status == 400:

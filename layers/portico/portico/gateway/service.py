@@ -71,9 +71,20 @@ class Resolved:
     servers: dict[str, dict[str, Any]]
     toolset: dict[str, Any] | None = None
     loaded_at: float = field(default_factory=time.monotonic)
+    _enabled: list[Entry] | None = field(default=None, repr=False)
+    _definitions: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def enabled(self) -> list[Entry]:
-        return sorted((e for e in self.entries.values() if e.enabled), key=lambda e: e.exposed)
+        if self._enabled is None:
+            self._enabled = sorted((e for e in self.entries.values() if e.enabled), key=lambda e: e.exposed)
+        return self._enabled
+
+    def definition(self, entry: Entry) -> dict[str, Any]:
+        """The entry's wire definition, built once per resolution (a tools/list is then mostly lookups)."""
+        found = self._definitions.get(entry.exposed)
+        if found is None:
+            found = self._definitions[entry.exposed] = entry.definition()
+        return found
 
 
 @dataclass
@@ -233,7 +244,7 @@ class Gateway:
         tools = []
         for entry in enabled:
             if entry.server is None:
-                tools.append(entry.definition())
+                tools.append(resolved.definition(entry))
                 continue
             available = live.get(entry.server["id"])
             if available is None:
@@ -244,7 +255,7 @@ class Gateway:
                 logger.info(
                     "tool definition changed since last sync", server_id=entry.server["id"], tool=entry.tool["name"]
                 )
-            tools.append(entry.definition())
+            tools.append(resolved.definition(entry))
         return tools, errors
 
     def _live_tools(

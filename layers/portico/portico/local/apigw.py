@@ -7,6 +7,7 @@ template's gateway responses do: 401 UNAUTHORIZED, 403 FORBIDDEN.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import threading
 import time
@@ -21,6 +22,8 @@ from portico.observability import logger
 
 UNAUTHORIZED = {"error_code": "UNAUTHORIZED", "message": "Missing or invalid credentials.", "details": {}}
 FORBIDDEN = {"error_code": "FORBIDDEN", "message": "Access denied.", "details": {}}
+_REQUEST_PREFIX = uuid.uuid4().hex[:12]
+_request_numbers = itertools.count(1)
 ARN_PREFIX = "arn:aws:execute-api:us-east-1:123456789012:local"
 MAX_BODY = 6 * 1024 * 1024  # API Gateway's Lambda proxy payload limit
 
@@ -73,7 +76,7 @@ class LocalApiGateway:
             text, is_b64 = body.decode("utf-8"), False
         except UnicodeDecodeError:
             text, is_b64 = base64.b64encode(body).decode(), True
-        request_id = str(uuid.uuid4())
+        request_id = f"{_REQUEST_PREFIX}-{next(_request_numbers):08x}"
         return {
             "resource": route.path,
             "path": split.path,

@@ -98,7 +98,7 @@ class LocalLambda:
             context = LambdaContext(
                 function_name=self.function.logical_id,
                 invoked_function_arn=f"arn:aws:lambda:local:123456789012:function:{self.function.logical_id}",
-                aws_request_id=str(uuid.uuid4()),
+                aws_request_id=event.get("requestContext", {}).get("requestId") or str(uuid.uuid4()),
                 log_group_name=f"/aws/lambda/{self.function.logical_id}",
                 deadline_ms=time.time() * 1000 + self.function.timeout * 1000,
             )
