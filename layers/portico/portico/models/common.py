@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -68,3 +68,9 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, matches: list[Any], query: ListQuery, total: int | None = None) -> Page[Any]:
+        """A page of ``matches`` (already the full, ordered match list unless ``total`` is given)."""
+        items = matches if total is not None else matches[query.offset : query.offset + query.limit]
+        return Page(items=items, total=len(matches) if total is None else total, limit=query.limit, offset=query.offset)

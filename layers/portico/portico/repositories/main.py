@@ -88,6 +88,20 @@ class MainRepository:
         matches = [doc(i) for i in items]
         return matches[query.offset : query.offset + query.limit], len(matches)
 
+    _OWNED = {
+        "server": ("mcp_", "SERVER#"),
+        "tool": ("tool_", "TOOL#"),
+        "toolset": ("ts_", "TOOLSET#"),
+        "member": ("usr_", "MEMBER#"),
+    }
+
+    def get_owned(self, kind: str, org_id: str, resource_id: str) -> tuple[dict[str, Any], int] | None:
+        """An org's server/tool/toolset/member by id (None for a malformed id: no read)."""
+        prefix, sort_prefix = self._OWNED[kind]
+        if not resource_id.startswith(prefix):
+            return None
+        return self.get_doc(f"ORG#{org_id}", f"{sort_prefix}{resource_id}")
+
     def count(self, gsi1pk: str) -> int:
         return sum(r["count"] for r in self.table.query("gsi1pk", gsi1pk, index="gsi1", select_count=True))
 

@@ -27,6 +27,7 @@ from portico.models.toolsets import (
     ToolsetTools,
 )
 from portico.repositories.main import MainRepository
+from portico.services.access import owned
 from portico.services.servers import ServerService, definition_hash, public_base_url
 
 MAX_TOOLS = 500
@@ -64,11 +65,7 @@ class ToolService:
         return view
 
     def _load(self, principal: Principal, tool_id: str, role: Role = Role.VIEWER) -> tuple[dict[str, Any], int]:
-        org_id = auth.require_member(principal, role)
-        found = self.repo.get_tool(org_id, tool_id) if tool_id.startswith("tool_") else None
-        if found is None:
-            raise NotFoundError("tool", tool_id)
-        return found
+        return owned(self.repo, principal, "tool", tool_id, role)
 
     def _server(self, tool: dict[str, Any]) -> dict[str, Any] | None:
         if not tool.get("server_id"):
@@ -93,12 +90,7 @@ class ToolService:
         views = [self._view(t, servers.get(t.get("server_id") or "")) for t in tools]
         views = [v for v in views if _matches(v, query)]
         views.sort(key=lambda v: (v["created_at"], v["id"]), reverse=True)
-        return Page(
-            items=views[query.offset : query.offset + query.limit],
-            total=len(views),
-            limit=query.limit,
-            offset=query.offset,
-        )
+        return Page.of(views, query)
 
     def get(self, principal: Principal, tool_id: str) -> dict[str, Any]:
         tool, _ = self._load(principal, tool_id)
@@ -301,11 +293,7 @@ class ToolsetService:
         return Toolset.model_validate(view)
 
     def _load(self, principal: Principal, toolset_id: str, role: Role = Role.VIEWER) -> tuple[dict[str, Any], int]:
-        org_id = auth.require_member(principal, role)
-        found = self.repo.get_toolset(org_id, toolset_id) if toolset_id.startswith("ts_") else None
-        if found is None:
-            raise NotFoundError("toolset", toolset_id)
-        return found
+        return owned(self.repo, principal, "toolset", toolset_id, role)
 
     def _tools_of_org(self, org_id: str, tool_ids: list[str]) -> list[dict[str, Any]]:
         catalog = {t["id"]: t for t in self.repo.org_tools(org_id)}

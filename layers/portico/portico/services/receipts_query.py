@@ -63,12 +63,7 @@ class ReceiptQueryService:
     def list(self, principal: Principal, query: ReceiptQuery) -> Page[Any]:
         org_id = auth.require_member(principal)
         matches = self._query(org_id, query)
-        return Page(
-            items=matches[query.offset : query.offset + query.limit],
-            total=len(matches),
-            limit=query.limit,
-            offset=query.offset,
-        )
+        return Page.of(matches, query)
 
     def get(self, principal: Principal, receipt_id: str) -> dict[str, Any]:
         org_id = auth.require_member(principal)

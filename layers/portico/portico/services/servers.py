@@ -11,7 +11,6 @@ from portico import auth
 from portico.context import public_base_url
 from portico.errors import (
     ConflictError,
-    NotFoundError,
     QuotaExceededError,
     UpstreamError,
     ValidationError,
@@ -39,6 +38,7 @@ from portico.models.servers import (
 )
 from portico.repositories.dynamo import dumps
 from portico.repositories.main import MainRepository
+from portico.services.access import owned
 from portico.services.limits import remote_server_limit
 
 MASK = "********"
@@ -81,11 +81,7 @@ class ServerService:
         )
 
     def _load(self, principal: Principal, server_id: str, role: Role = Role.VIEWER) -> tuple[dict[str, Any], int]:
-        org_id = auth.require_member(principal, role)
-        found = self.repo.get_server(org_id, server_id) if server_id.startswith("mcp_") else None
-        if found is None:
-            raise NotFoundError("server", server_id)
-        return found
+        return owned(self.repo, principal, "server", server_id, role)
 
     @staticmethod
     def target(server: dict[str, Any]) -> downstream.Target:
