@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 
 def _dev(args: argparse.Namespace) -> int:
     from portico.local import demo as demo_server
-    from portico.local.bootstrap import bootstrap, write_state
+    from portico.local.bootstrap import bootstrap, remove_state, write_state
     from portico.local.runtime import LocalRuntime
 
     started = time.perf_counter()
@@ -26,6 +27,7 @@ def _dev(args: argparse.Namespace) -> int:
         api_url = runtime.start()
         info = bootstrap(api_url)
         info["aws_endpoint"] = runtime.endpoint
+        info["pid"] = os.getpid()
         demo = None if args.no_demo else demo_server.start(runtime.root)
         if demo is not None:
             info.update(demo_server.register(api_url, info["admin_api_key"], demo))
@@ -39,16 +41,15 @@ def _dev(args: argparse.Namespace) -> int:
         if demo is not None:
             demo.stop()
         runtime.stop()
-        # The keys in local.json die with this process's in-memory state: don't leave stale ones behind.
-        (Path(args.state_dir) / "local.json").unlink(missing_ok=True)
+        # The keys in local.json die with this process's in-memory state: don't leave stale ones behind
+        # (but leave another running instance's file alone).
+        remove_state(Path(args.state_dir), os.getpid())
         print("Portico stopped.", flush=True)
     return 0
 
 
 def _operator_key(args: argparse.Namespace) -> int:
     """Mint an operator key straight into a deployed main table (needs AWS credentials for that account)."""
-    import os
-
     os.environ["PORTICO_MAIN_TABLE"] = args.table
     if args.region:
         os.environ["AWS_REGION"] = args.region

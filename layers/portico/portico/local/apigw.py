@@ -207,7 +207,11 @@ class LocalApiGateway:
             def log_message(self, format: str, *args: Any) -> None:  # quiet; requests are logged by handlers
                 return
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default 5 drops SYNs when clients connect at once (1 s retries)
+            daemon_threads = True
+
+        self._server = Server((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-apigw", daemon=True)
         self._thread.start()

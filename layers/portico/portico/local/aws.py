@@ -35,6 +35,9 @@ class Moto:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             preexec_fn=_die_with_parent,
+            # Its own session: a Ctrl+C or a group signal reaches Portico, which flushes what it still
+            # buffers into moto before stopping it.
+            start_new_session=True,
         )
         assert self._process.stdout is not None
         ready, _, _ = select.select([self._process.stdout], [], [], timeout)

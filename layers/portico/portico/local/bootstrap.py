@@ -39,3 +39,13 @@ def write_state(state_dir: Path, info: dict[str, Any]) -> None:
     with os.fdopen(fd, "w") as out:
         json.dump(info, out, indent=2)
     partial.replace(path)  # readers never see half a file
+
+
+def remove_state(state_dir: Path, pid: int) -> None:
+    """Remove ``local.json`` if this process wrote it."""
+    path = state_dir / "local.json"
+    try:
+        if json.loads(path.read_text()).get("pid") == pid:
+            path.unlink()
+    except (OSError, ValueError):
+        pass

@@ -76,13 +76,25 @@ class ReceiptService:
             )
         self.table.batch_write(puts=items)
 
-    def store_message(self, body: str) -> str:
-        """Store the ``ToolExecuted`` event carried by one SQS message (an EventBridge envelope).
+    @staticmethod
+    def parse_message(body: str) -> ToolExecuted:
+        """The ``ToolExecuted`` event one SQS message carries (an EventBridge envelope).
 
         Raises:
-            pydantic.ValidationError / ValueError: not a ToolExecuted event (the message is retried, then DLQ'd).
+            pydantic.ValidationError / ValueError: not a ToolExecuted event (retried, then dead-lettered).
         """
         envelope = json.loads(body)
-        event = ToolExecuted.model_validate(envelope.get("detail", envelope))
-        self.store([event])
-        return event.receipt_id
+        return ToolExecuted.model_validate(envelope.get("detail", envelope) if isinstance(envelope, dict) else None)
+
+    def store_batch(self, events: dict[str, ToolExecuted]) -> list[str]:
+        """Write events (by SQS message id) in one batch; returns the message ids whose write failed."""
+        if not events:
+            return []
+        try:
+            self.store(list(events.values()))
+        except Exception:  # the batch edge: report these messages as failed, Lambda-style, and go on
+            from portico.observability import logger
+
+            logger.exception("receipt batch write failed", count=len(events))
+            return list(events)
+        return []
