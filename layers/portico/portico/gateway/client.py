@@ -1,4 +1,4 @@
-"""A lean MCP client for the gateway's hot path: Streamable HTTP over pooled urllib3 connections.
+"""A lean MCP client for the gateway's hot path: Streamable HTTP over persistent http.client connections.
 
 One ``Connection`` per downstream (server + credentials) is negotiated once and reused across
 invocations of a warm Lambda: the initialize handshake (or, for a modern-only server, the
@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import itertools
 import json
+import socket
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import urllib3
+from urllib.parse import urlsplit
 
 from portico import __version__
 from portico.errors import UpstreamError, UpstreamTimeoutError
@@ -49,6 +50,74 @@ class _SessionExpired(Exception):
     pass
 
 
+class Wire:
+    """Persistent HTTP/1.1 connections, one per thread and origin, sending each request in one write.
+
+    (urllib3 writes headers and body separately; on a busy interpreter each extra write costs a
+    lock hand-off.) A reused connection the server closed while idle is replaced once.
+    """
+
+    _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.CannotSendRequest)
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _connections(self) -> dict[tuple[str, str, int], http.client.HTTPConnection]:
+        found: dict[tuple[str, str, int], http.client.HTTPConnection] | None = getattr(self._local, "c", None)
+        if found is None:
+            found = self._local.c = {}
+        return found
+
+    def request(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str], connect: float, read: float
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Send one request; the caller reads the response fully or calls ``discard``.
+
+        Raises:
+            OSError / http.client.HTTPException: connecting, sending or reading the status failed.
+        """
+        parts = urlsplit(url)
+        https = parts.scheme == "https"
+        key = (parts.scheme, parts.hostname or "", parts.port or (443 if https else 80))
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        connections = self._connections()
+        for attempt in (0, 1):
+            connection = connections.get(key)
+            reused = connection is not None and connection.sock is not None
+            if connection is None:
+                kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
+                connection = connections[key] = kind(key[1], key[2], timeout=connect)
+            try:
+                if connection.sock is None:
+                    connection.timeout = connect
+                    connection.connect()
+                sock: socket.socket = connection.sock  # type: ignore[assignment]
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.settimeout(read)
+                connection.request(method, target, body=body, headers=headers)
+                return connection, connection.getresponse()
+            except self._STALE:
+                self.discard(key, connection)
+                if not reused or attempt:
+                    raise
+            except BaseException:
+                self.discard(key, connection)
+                raise
+        raise AssertionError("unreachable")
+
+    def discard(self, key: tuple[str, str, int] | None, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        if key is not None:
+            self._connections().pop(key, None)
+
+    def done(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
+        """Keep the connection if its response was read to the end, else close it."""
+        if not response.isclosed() or response.will_close:
+            connection.close()
+
+
 @dataclass
 class Limits:
     connect: float
@@ -60,7 +129,7 @@ class Connection:
     """A negotiated client session with one downstream server (thread-safe)."""
 
     target: Target
-    pool: urllib3.PoolManager
+    wire: Wire
     limits: Limits
     protocol_version: str | None = None
     session_id: str | None = None
@@ -97,14 +166,10 @@ class Connection:
     def close(self) -> None:
         """End the downstream session (best effort)."""
         if self.session_id:
-            with contextlib.suppress(urllib3.exceptions.HTTPError):
-                self.pool.request(
-                    "DELETE",
-                    self.target.url,
-                    headers=self._headers(),
-                    timeout=urllib3.Timeout(connect=1, read=1),
-                    retries=False,
-                )
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                connection, response = self.wire.request("DELETE", self.target.url, None, self._headers(), 1, 1)
+                response.read()
+                self.wire.done(connection, response)
 
     # ------------------------------------------------------------- negotiation
     def _ensure(self, deadline: float) -> None:
@@ -173,30 +238,25 @@ class Connection:
 
     def _notify(self, method: str, version: str, deadline: float) -> None:
         body = json.dumps({"jsonrpc": "2.0", "method": method}).encode()
-        response = self._send(body, self._headers(version), deadline)
-        response.drain_conn()
-        response.release_conn()
+        connection, response = self._send(body, self._headers(version), deadline)
+        response.read()
+        self.wire.done(connection, response)
 
-    def _send(self, body: bytes, headers: dict[str, str], deadline: float) -> urllib3.BaseHTTPResponse:
+    def _send(
+        self, body: bytes, headers: dict[str, str], deadline: float
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise self._timeout()
         try:
-            return self.pool.request(
-                "POST",
-                self.target.url,
-                body=body,
-                headers=headers,
-                preload_content=False,
-                retries=False,
-                redirect=False,
-                timeout=urllib3.Timeout(connect=min(self.limits.connect, remaining), read=remaining),
+            return self.wire.request(
+                "POST", self.target.url, body, headers, min(self.limits.connect, remaining), remaining
             )
-        except urllib3.exceptions.NewConnectionError as exc:  # refused, unresolvable (a ConnectTimeoutError subclass)
-            raise self._error("unreachable (connection refused or no such host)") from exc
-        except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
+        except TimeoutError as exc:
             raise self._timeout() from exc
-        except urllib3.exceptions.HTTPError as exc:
+        except (ConnectionRefusedError, socket.gaierror) as exc:
+            raise self._error("unreachable (connection refused or no such host)") from exc
+        except (OSError, http.client.HTTPException) as exc:
             raise self._error(f"unreachable ({type(exc).__name__})") from exc
 
     def _post_raw(
@@ -215,25 +275,24 @@ class Connection:
         message = self._envelope(method, params, version)
         name = (params or {}).get("name") if method in ("tools/call", "prompts/get") else None
         headers = self._headers(version, method, name)
-        response = self._send(json.dumps(message).encode(), headers, deadline)
+        connection, response = self._send(json.dumps(message).encode(), headers, deadline)
         try:
             if response.status in (404, 400) and self.session_id and method != "initialize" and not retrying:
                 raise _SessionExpired()
-            if response.status >= 400 and response.status not in (400,):
-                body = response.read(2048).decode(errors="replace")
+            if response.status >= 400 and response.status != 400:
                 # A JSON-RPC error may ride on a 4xx; otherwise the status is the error.
-                reply = _maybe_json(body)
+                reply = _maybe_json(response.read(65536).decode(errors="replace"))
                 if not (isinstance(reply, dict) and "error" in reply):
                     raise self._error(f"HTTP {response.status}")
             else:
                 reply = self._read_reply(response, message["id"], deadline)
-            session = response.headers.get("mcp-session-id")
-        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
+            session = response.getheader("mcp-session-id")
+        except TimeoutError as exc:
             raise self._timeout() from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise self._error(f"connection failed ({type(exc).__name__})") from exc
         finally:
-            response.release_conn()
+            self.wire.done(connection, response)
         if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
             raise self._error("answered something that is not JSON-RPC")
         if "error" in reply:
@@ -249,15 +308,15 @@ class Connection:
             raise self._error("answered without a result")
         return reply["result"], session
 
-    def _read_reply(self, response: urllib3.BaseHTTPResponse, request_id: int, deadline: float) -> Any:
-        content_type = (response.headers.get("content-type") or "").lower()
+    def _read_reply(self, response: http.client.HTTPResponse, request_id: int, deadline: float) -> Any:
+        content_type = (response.getheader("content-type") or "").lower()
         if content_type.startswith("text/event-stream"):
             for event in _sse_events(response, deadline):
                 message = _maybe_json(event)
                 if isinstance(message, dict) and message.get("id") == request_id:
                     # The server ends a POST's stream after its answer: read to the end so the
-                    # connection goes back to the pool instead of being closed.
-                    response.drain_conn()
+                    # connection can be reused.
+                    response.read()
                     return message
             raise self._error("closed the event stream without answering")
         if response.status == 400:
@@ -286,22 +345,21 @@ def _maybe_json(text: str) -> Any:
         return None
 
 
-def _sse_events(response: urllib3.BaseHTTPResponse, deadline: float) -> Iterator[str]:
+def _sse_events(response: http.client.HTTPResponse, deadline: float) -> Iterator[str]:
     data: list[str] = []
-    buffer = b""
-    for chunk in response.stream(8192):
+    while True:
         if time.monotonic() > deadline:
             raise TimeoutError
-        buffer += chunk
-        while b"\n" in buffer:
-            raw, buffer = buffer.split(b"\n", 1)
-            line = raw.decode(errors="replace").rstrip("\r")
-            if not line:
-                if data:
-                    yield "\n".join(data)
-                    data = []
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip(" "))
+        raw = response.readline(1024 * 1024)
+        if not raw:
+            break
+        line = raw.decode(errors="replace").rstrip("\r\n")
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip(" "))
     if data:
         yield "\n".join(data)
 
@@ -312,7 +370,7 @@ class ConnectionCache:
     def __init__(self, max_size: int = 1000, idle_timeout: float = 600.0) -> None:
         self.max_size = max_size
         self.idle_timeout = idle_timeout
-        self.pool = urllib3.PoolManager(num_pools=max(10, max_size // 4), maxsize=32, block=False)
+        self.wire = Wire()
         self._items: OrderedDict[str, Connection] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -337,7 +395,7 @@ class ConnectionCache:
                 return found
             self.misses += 1
             check_destination(target.url)
-            connection = Connection(target, self.pool, limits)
+            connection = Connection(target, self.wire, limits)
             self._items[key] = connection
             while len(self._items) > self.max_size:
                 self._items.popitem(last=False)
