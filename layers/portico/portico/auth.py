@@ -75,17 +75,34 @@ class _PrincipalCache:
 
     def __init__(self) -> None:
         self._items: dict[str, tuple[float, Principal, str | None]] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
-    def get(self, fingerprint: str) -> Principal | None:
+    def get(self, fingerprint: str, grace: float = 1.0) -> Principal | None:
+        """A principal checked within ``auth_cache_seconds`` (times ``grace``), or None."""
         ttl = get_settings().auth_cache_seconds
         with self._lock:
             found = self._items.get(fingerprint)
-        if found is None or ttl <= 0 or time.monotonic() - found[0] > ttl:
+        if found is None or ttl <= 0 or time.monotonic() - found[0] > ttl * grace:
             return None
         if found[2] is not None and found[2] <= now_iso():
             return None  # the key expired meanwhile
         return found[1]
+
+    def claim_refresh(self, fingerprint: str) -> bool:
+        with self._lock:
+            if fingerprint in self._refreshing:
+                return False  # already being re-checked
+            self._refreshing.add(fingerprint)
+            return True
+
+    def release_refresh(self, fingerprint: str) -> None:
+        with self._lock:
+            self._refreshing.discard(fingerprint)
+
+    def drop(self, fingerprint: str) -> None:
+        with self._lock:
+            self._items.pop(fingerprint, None)
 
     def put(self, fingerprint: str, principal: Principal, expires_at: str | None) -> None:
         with self._lock:
@@ -119,9 +136,26 @@ def authenticate(headers: Mapping[str, str] | None, repo: MainRepository) -> Pri
     cached = principals.get(fingerprint)
     if cached is not None:
         return cached
+    recent = principals.get(fingerprint, grace=2.0)
+    if recent is not None:
+        # Checked a moment ago: answer now, re-check once in the background (a revocation made in
+        # another process lands within 2 TTLs; one made in this process, at once).
+        if principals.claim_refresh(fingerprint):
+            threading.Thread(target=_recheck, args=(fingerprint, key_id, secret, repo), daemon=True).start()
+        return recent
     principal, expires_at = _authenticate(key_id, secret, repo)
     principals.put(fingerprint, principal, expires_at)
     return principal
+
+
+def _recheck(fingerprint: str, key_id: str, secret: str, repo: MainRepository) -> None:
+    try:
+        principal, expires_at = _authenticate(key_id, secret, repo)
+        principals.put(fingerprint, principal, expires_at)
+    except UnauthorizedError:
+        principals.drop(fingerprint)
+    finally:
+        principals.release_refresh(fingerprint)
 
 
 def _authenticate(key_id: str, secret: str, repo: MainRepository) -> tuple[Principal, str | None]:

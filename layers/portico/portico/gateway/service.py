@@ -73,6 +73,8 @@ class Resolved:
     loaded_at: float = field(default_factory=time.monotonic)
     _enabled: list[Entry] | None = field(default=None, repr=False)
     _definitions: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # tools/list results by the liveness snapshot they were computed from (same snapshot, same list)
+    _listings: dict[tuple[tuple[str, int], ...], list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def enabled(self) -> list[Entry]:
         if self._enabled is None:
@@ -132,6 +134,8 @@ class Gateway:
         self.connections = connections or ConnectionCache()
         self.resolve_ttl = resolve_ttl
         self._resolved: dict[tuple[str, str, str | None], Resolved] = {}
+        self._refreshing: set[tuple[str, str, str | None]] = set()
+        self._refreshing_live: set[str] = set()
         # server id -> (checked at, tool hashes by name | None, error | None): a short-lived view of which
         # downstreams answer, so a tools/list does not re-ask (or re-wait for) every server each time.
         self._liveness: dict[str, tuple[float, dict[str, str] | None, dict[str, Any] | None]] = {}
@@ -148,14 +152,41 @@ class Gateway:
         key = (org_id, kind, scope_id)
         with self._lock:
             cached = self._resolved.get(key)
-        if cached is not None and time.monotonic() - cached.loaded_at < self.resolve_ttl:
-            return cached
-        resolved = self._load(org_id, kind, scope_id)
+        if cached is not None:
+            age = time.monotonic() - cached.loaded_at
+            if age < self.resolve_ttl:
+                return cached
+            if age < 3 * self.resolve_ttl:
+                # Serve the recent resolution while one background refresh replaces it, so requests
+                # never queue behind the table reads (stale by at most ~3 TTLs).
+                self._refresh_in_background(key)
+                return cached
+        return self._store(key, self._load(org_id, kind, scope_id))
+
+    def _store(self, key: tuple[str, str, str | None], resolved: Resolved) -> Resolved:
         with self._lock:
             self._resolved[key] = resolved
             if len(self._resolved) > 2000:
                 self._resolved.pop(next(iter(self._resolved)))
         return resolved
+
+    def _refresh_in_background(self, key: tuple[str, str, str | None]) -> None:
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def refresh() -> None:
+            try:
+                self._store(key, self._load(*key))  # type: ignore[arg-type]
+            except PorticoError:
+                with self._lock:
+                    self._resolved.pop(key, None)  # gone (e.g. deleted): the next request finds out
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        _fanout.submit(refresh)
 
     def invalidate(self, org_id: str | None = None) -> None:
         with self._lock:
@@ -241,6 +272,10 @@ class Gateway:
         enabled = resolved.enabled()
         servers = {e.server["id"]: e.server for e in enabled if e.server is not None}
         live, errors = self._live_tools(resolved, list(servers.values()))
+        snapshot = tuple((server_id, id(hashes)) for server_id, hashes in sorted(live.items()))
+        listed = resolved._listings.get(snapshot)
+        if listed is not None:
+            return listed, errors
         tools = []
         for entry in enabled:
             if entry.server is None:
@@ -256,6 +291,7 @@ class Gateway:
                     "tool definition changed since last sync", server_id=entry.server["id"], tool=entry.tool["name"]
                 )
             tools.append(resolved.definition(entry))
+        resolved._listings[snapshot] = tools
         return tools, errors
 
     def _live_tools(
@@ -266,15 +302,25 @@ class Gateway:
         live: dict[str, dict[str, str]] = {}
         errors: list[dict[str, Any]] = []
         stale = []
+        refresh = []
         for server in servers:
             seen = self._liveness.get(server["id"])
-            if seen is not None and now - seen[0] < self.resolve_ttl:
+            age = now - seen[0] if seen is not None else None
+            if (
+                seen is not None
+                and age is not None
+                and (age < self.resolve_ttl or (age < 3 * self.resolve_ttl and seen[1]))
+            ):
                 if seen[1] is not None:
                     live[server["id"]] = seen[1]
                 elif seen[2] is not None:
                     errors.append(seen[2])
+                if age >= self.resolve_ttl:
+                    refresh.append(server)  # answered recently: keep serving, re-ask in the background
             else:
                 stale.append(server)
+        if refresh:
+            _fanout.submit(self._refresh_liveness, resolved, refresh)
         if stale:
             fresh, failed = self.fan_out(resolved, self._list_live, stale)
             for server_id, hashes in fresh.items():
@@ -284,6 +330,24 @@ class Gateway:
             live.update(fresh)
             errors.extend(failed)
         return live, errors
+
+    def _refresh_liveness(self, resolved: Resolved, servers: list[dict[str, Any]]) -> None:
+        with self._lock:
+            servers = [s for s in servers if s["id"] not in self._refreshing_live]
+            self._refreshing_live.update(s["id"] for s in servers)
+        try:
+            now = time.monotonic()
+            fresh, failed = self.fan_out(resolved, self._list_live, servers)
+            for server_id, hashes in fresh.items():
+                previous = self._liveness.get(server_id)
+                # Unchanged answers keep their identity, so memoized listings stay valid.
+                same = previous is not None and previous[1] == hashes
+                self._liveness[server_id] = (now, previous[1] if same and previous else hashes, None)
+            for error in failed:
+                self._liveness[error["server_id"]] = (now, None, error)
+        finally:
+            with self._lock:
+                self._refreshing_live.difference_update(s["id"] for s in servers)
 
     def _list_live(self, server: dict[str, Any]) -> dict[str, str]:
         from portico.services.servers import definition_hash

@@ -7,6 +7,8 @@ and the whole record as canonical JSON in ``doc`` (no Decimal juggling, one shap
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,11 +189,17 @@ class Table:
                     {"ConditionCheck": _apply({"TableName": self.name, "Key": to_ddb(op.key)}, op.condition)}
                 )
         ddb = self._ddb
-        try:
-            ddb.transact_write_items(TransactItems=requests)
-        except ddb.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            raise ConflictError("the change conflicts with the current state", reasons=reasons) from exc
+        for attempt in range(6):
+            try:
+                ddb.transact_write_items(TransactItems=requests)
+                return
+            except ddb.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                # Another transaction held one of these items: nothing was decided, so try again.
+                if "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons and attempt < 5:
+                    time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+                    continue
+                raise ConflictError("the change conflicts with the current state", reasons=reasons) from exc
 
     def update(self, op: Update) -> None:
         """Apply one update expression.
