@@ -36,6 +36,24 @@ def record(pk: str, sk: str, kind: str, doc: dict[str, Any], *, version: int = 1
     return item
 
 
+def org_record(kind: str, body: dict[str, Any], version: int = 1, **attrs: Any) -> Item:
+    """An organization's named record: keyed under the org, listed newest-first on gsi1, searchable."""
+    org_id = body["org_id"]
+    return record(
+        f"ORG#{org_id}",
+        f"{kind.upper()}#{body['id']}",
+        kind,
+        body,
+        version=version,
+        gsi1pk=f"ORG#{org_id}#{kind.upper()}",
+        gsi1sk=f"{body['created_at']}#{body['id']}",
+        search_text=f"{body['name']} {body.get('description') or ''}".lower(),
+        tags=body.get("tags") or [],
+        created_at=body["created_at"],
+        **attrs,
+    )
+
+
 def doc(item: Item) -> dict[str, Any]:
     return dict(json.loads(item["doc"]))
 
@@ -229,20 +247,7 @@ class MainRepository:
     # ------------------------------------------------------------- servers
     @staticmethod
     def server_record(server: dict[str, Any], version: int = 1) -> Item:
-        return record(
-            f"ORG#{server['org_id']}",
-            f"SERVER#{server['id']}",
-            "server",
-            server,
-            version=version,
-            gsi1pk=f"ORG#{server['org_id']}#SERVER",
-            gsi1sk=f"{server['created_at']}#{server['id']}",
-            search_text=f"{server['name']} {server.get('description') or ''}".lower(),
-            status=server["status"],
-            tags=server.get("tags") or [],
-            created_at=server["created_at"],
-            source_type=server["source_type"],
-        )
+        return org_record("server", server, version, status=server["status"], source_type=server["source_type"])
 
     @staticmethod
     def name_guard(org_id: str, name: str, server_id: str) -> Item:
@@ -359,19 +364,7 @@ class MainRepository:
     # ------------------------------------------------------------- toolsets
     @staticmethod
     def toolset_record(toolset: dict[str, Any], version: int = 1) -> Item:
-        return record(
-            f"ORG#{toolset['org_id']}",
-            f"TOOLSET#{toolset['id']}",
-            "toolset",
-            toolset,
-            version=version,
-            gsi1pk=f"ORG#{toolset['org_id']}#TOOLSET",
-            gsi1sk=f"{toolset['created_at']}#{toolset['id']}",
-            search_text=f"{toolset['name']} {toolset.get('description') or ''}".lower(),
-            status=toolset.get("status", "active"),
-            tags=toolset.get("tags") or [],
-            created_at=toolset["created_at"],
-        )
+        return org_record("toolset", toolset, version, status=toolset.get("status", "active"))
 
     def get_toolset(self, org_id: str, toolset_id: str) -> tuple[dict[str, Any], int] | None:
         return self.get_doc(f"ORG#{org_id}", f"TOOLSET#{toolset_id}")
