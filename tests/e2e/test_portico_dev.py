@@ -42,8 +42,12 @@ def portico_dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[
         yield process, info, local
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+            process.send_signal(signal.SIGTERM)  # the way out a newcomer takes: Portico stops what it started
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
 
 def test_a_newcomer_registers_lists_and_invokes_server_everything(portico_dev: Any, everything_url: str) -> None:
@@ -79,14 +83,48 @@ def test_the_demo_server_is_registered_and_its_tools_are_callable(portico_dev: A
     assert "AWS_" not in environment and "PORTICO_" not in environment  # the demo sees no platform settings
 
 
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (moto, the demo MCP server)."""
+    listed = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in listed.stdout.split()]
+
+
+def gone(pids: list[int], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{p}").exists() and "zombie" not in _state(p) for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_portico_dev_stops_cleanly_on_a_signal(portico_dev: Any, sig: signal.Signals) -> None:
     process, info, local = portico_dev
+    started = children(process.pid)
+    assert len(started) >= 2  # moto and the demo server
     process.send_signal(sig)
     assert process.wait(timeout=30) == 0
     assert not local.exists()
+    assert gone(started)
     with pytest.raises(OSError):
         processes.wait_for_port(int(info["api_url"].rsplit(":", 1)[1]), timeout=0.5)
     # nothing left in its process group
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)
+
+
+def test_a_killed_portico_takes_its_processes_with_it(portico_dev: Any) -> None:
+    process, _, _ = portico_dev
+    started = children(process.pid)
+    assert len(started) >= 2
+    process.kill()  # no chance to clean up: the children must still go (parent-death signal)
+    process.wait(timeout=10)
+    assert gone(started)

@@ -34,7 +34,7 @@ class Moto:
             stderr=subprocess.DEVNULL,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             # Its own session: a Ctrl+C or a group signal reaches Portico, which flushes what it still
             # buffers into moto before stopping it.
             start_new_session=True,
@@ -58,7 +58,7 @@ class Moto:
                 self._process.wait(timeout=5)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: receive SIGTERM when the parent dies, however it dies (Linux prctl PR_SET_PDEATHSIG)."""
     import ctypes
     import signal

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portico.local.aws import die_with_parent
+
 LOOPBACK_PRELOAD = Path(__file__).with_name("loopback.cjs")
 
 
@@ -55,6 +57,7 @@ def start(root: Path, timeout: float = 30.0) -> DemoServer | None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=die_with_parent,  # even a SIGKILLed Portico leaves no demo server behind
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
