@@ -201,7 +201,10 @@ def test_the_free_tier_quota_holds_under_concurrent_creates(api: Api, operator_k
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(create, range(10)))
-    assert statuses.count(201) == 3 and statuses.count(403) == 7
+    # Exactly the quota is created. The rest are refused: 403 QUOTA_EXCEEDED, or, for a create that
+    # stayed contended through its retries (DynamoDB's TransactionConflict), 409 — safe to retry.
+    assert statuses.count(201) == 3 and statuses.count(403) >= 1
+    assert all(s in (403, 409) for s in statuses if s != 201)
     servers = api.get("/v1/mcp/servers", free.admin_key).data["servers"]
     assert len(servers) == 3
     reply = api.post("/v1/mcp/servers", free.admin_key, {"name": "more", "url": "http://a.example/mcp"})

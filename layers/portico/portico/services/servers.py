@@ -118,15 +118,20 @@ class ServerService:
             "created_at": stamp,
             "updated_at": stamp,
         }
-        try:
-            self.repo.create_server(server, self.repo.quota_claim(org_id, QUOTA_COUNTER, limit))
-        except ConflictError as exc:
-            reasons = exc.details.get("reasons", [])
-            if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
-                raise QuotaExceededError(
-                    f"the {principal.tier} tier allows {limit} servers", limit=limit, tier=str(principal.tier)
-                ) from exc
-            raise ConflictError(f"a server named {body.name!r} already exists", field="name") from exc
+        for attempt in range(3):
+            try:
+                self.repo.create_server(server, self.repo.quota_claim(org_id, QUOTA_COUNTER, limit))
+                break
+            except ConflictError as exc:
+                # Decide by the state after the failure, not by the position of a cancellation reason.
+                if self.repo.server_name_taken(org_id, body.name):
+                    raise ConflictError(f"a server named {body.name!r} already exists", field="name") from exc
+                if self.repo.quota_used(org_id, QUOTA_COUNTER) >= limit:
+                    raise QuotaExceededError(
+                        f"the {principal.tier} tier allows {limit} servers", limit=limit, tier=str(principal.tier)
+                    ) from exc
+                if attempt == 2:
+                    raise  # still contended: 409, safe to retry
         return self._view(principal, server)
 
     def list(self, principal: Principal, query: ListQuery) -> ServerList:
