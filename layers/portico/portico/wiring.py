@@ -84,7 +84,7 @@ def tools() -> ToolService:
     from portico.repositories.main import main_repository
     from portico.services.catalog import ToolService
 
-    return ToolService(main_repository(), gateway())
+    return ToolService(main_repository(), gateway(), servers())
 
 
 @cache

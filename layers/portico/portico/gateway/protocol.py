@@ -102,6 +102,7 @@ class Request:
     session_id: str | None
     request_id: str | None
     meta: dict[str, Any]
+    resolved: Resolved  # the scope, resolved once per request (a bad id fails even the handshake)
 
 
 def _response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -249,7 +250,7 @@ class McpEndpoint:
         if "id" not in message:
             return _response(202)  # notifications (initialized, cancelled, …) need no answer
         try:
-            self.gateway.resolve(principal, kind, scope_id)
+            resolved = self.gateway.resolve(principal, kind, scope_id)
         except NotFoundError as exc:
             failed = RpcError(INVALID_PARAMS, exc.message, {"error_code": exc.code}, http_status=404)
             return _response(404, _error(message["id"], failed))
@@ -268,6 +269,7 @@ class McpEndpoint:
             session_id,
             (event.get("requestContext") or {}).get("requestId"),
             meta,
+            resolved,
         )
         extra_headers: dict[str, str] = {}
         try:
@@ -310,7 +312,7 @@ class McpEndpoint:
             return self._discover(request)
         if method == "ping":
             return {}
-        resolved = self.gateway.resolve(request.principal, request.kind, request.scope_id)
+        resolved = request.resolved
         if method == "tools/list":
             return self._list_tools(resolved, params)
         if method == "tools/call":
@@ -349,8 +351,6 @@ class McpEndpoint:
 
         requested = params.get("protocolVersion")
         version = requested if requested in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[-1]
-        # Resolving now makes a bad toolset/server id fail the handshake, not the first call.
-        self.gateway.resolve(request.principal, request.kind, request.scope_id)
         client: dict[str, Any] = params["clientInfo"] if isinstance(params.get("clientInfo"), dict) else {}
         session_id = secrets.token_urlsafe(32)  # 256 bits
         self.sessions.create(
@@ -378,7 +378,6 @@ class McpEndpoint:
     def _discover(self, request: Request) -> dict[str, Any]:
         from mcp_types import DiscoverResult, ServerCapabilities
 
-        self.gateway.resolve(request.principal, request.kind, request.scope_id)
         result = DiscoverResult(
             supported_versions=[MODERN_VERSION],
             capabilities=ServerCapabilities.model_validate(self._capabilities()),

@@ -25,7 +25,7 @@ from portico.models.receipts import ReceiptStatus, ToolExecuted
 from portico.observability import logger
 from portico.repositories.dynamo import dumps
 from portico.repositories.main import MainRepository
-from portico.services.receipts import ReceiptService, digest, new_receipt_id, preview
+from portico.services.receipts import ReceiptService, digest, digest_text, new_receipt_id, preview
 from portico.settings import get_settings
 
 Kind = Literal["org", "toolset", "server"]
@@ -460,6 +460,7 @@ class Gateway:
         if self.receipts is None:
             return None
         receipt_id = new_receipt_id()
+        encoded = dumps(result) if result is not None else None  # one serialization for digest and size
         self.receipts.publish(
             ToolExecuted(
                 receipt_id=receipt_id,
@@ -483,8 +484,8 @@ class Gateway:
                 upstream_latency_ms=round(upstream_ms, 2) if upstream_ms is not None else None,
                 arguments_digest=digest(arguments),
                 arguments_preview=preview(arguments),
-                result_digest=digest(result) if result is not None else None,
-                result_size=len(dumps(result)) if result is not None else 0,
+                result_digest=digest_text(encoded) if encoded is not None else None,
+                result_size=len(encoded) if encoded is not None else 0,
                 request_id=ctx.request_id,
                 session_id=ctx.session_id,
                 created_at=now_iso(),

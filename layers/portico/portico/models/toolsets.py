@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from portico.models.common import Description, Name, Request, Tag
-from portico.models.servers import HeaderValue, ServerName, Transport, Url, _check_headers
+from portico.models.servers import HeaderValue, ServerCreate, Url, _check_headers
 
 ExposedName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
 ToolId = Annotated[str, StringConstraints(pattern=r"^tool_[a-f0-9]{24}$")]
@@ -102,17 +102,12 @@ class FromServers(Request):
     )
 
 
-class GatewayRegister(Request):
-    """Register an external MCP server straight into a toolset (seed 001 gateway)."""
+class GatewayRegister(ServerCreate):
+    """Register an external MCP server straight into a toolset (seed 001 gateway): a server, plus what to
+    do when its tool names collide with the toolset's."""
 
-    name: ServerName
-    url: Url
-    transport: Transport = Transport.STREAMABLE_HTTP
-    headers: dict[str, HeaderValue] = Field(default_factory=dict)
-    description: Description | None = None
+    tags: list[Tag] = Field(default_factory=lambda: ["gateway"], max_length=20)
     on_conflict: Literal["error", "prefix"] = "error"
-
-    _headers = field_validator("headers")(_check_headers)
 
 
 class ExposedTool(BaseModel):

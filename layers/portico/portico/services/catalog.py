@@ -47,9 +47,10 @@ def _matches(item: dict[str, Any], query: ListQuery) -> bool:
 
 
 class ToolService:
-    def __init__(self, repo: MainRepository, gateway: Gateway) -> None:
+    def __init__(self, repo: MainRepository, gateway: Gateway, servers: ServerService) -> None:
         self.repo = repo
         self.gateway = gateway
+        self.servers = servers
 
     def _view(self, tool: dict[str, Any], server: dict[str, Any] | None) -> dict[str, Any]:
         enabled, reason = tool_state(tool, server)
@@ -116,9 +117,7 @@ class ToolService:
         self.repo.put_tool(tool, version)
         server = self._server(tool)
         if status is not None and server is not None:
-            ServerService(self.repo, self.gateway).toggle_tool(
-                principal, server["id"], tool["name"], status == "disabled"
-            )
+            self.servers.toggle_tool(principal, server["id"], tool["name"], status == "disabled")
             server = self._server(tool)
         self.gateway.invalidate(tool["org_id"])
         return self._view(tool, server)
@@ -428,14 +427,7 @@ class ToolsetService:
         toolset, _ = self._load(principal, toolset_id, Role.ADMIN)
         server = self.servers.create(
             principal,
-            ServerCreate(
-                name=body.name,
-                url=body.url,
-                transport=body.transport,
-                headers=body.headers,
-                description=body.description,
-                tags=["gateway"],
-            ),
+            ServerCreate.model_validate(body.model_dump(exclude={"on_conflict"})),
         )
         try:
             synced = self.servers.sync(principal, server.id)
@@ -473,12 +465,10 @@ class ToolsetService:
             raise NotFoundError("gateway server", server_id)
         synced = self.servers.sync(principal, server_id)
         toolset, version = self._load(principal, toolset_id, Role.ADMIN)
-        current = {t["id"] for t in self.repo.server_tools(server_id)}
         catalog_ids = {t["id"] for t in self.repo.org_tools(toolset["org_id"])}
-        toolset["tool_ids"] = [t for t in toolset["tool_ids"] if t in catalog_ids]
+        toolset["tool_ids"] = [t for t in toolset["tool_ids"] if t in catalog_ids]  # vanished tools leave
         new = [t for t in self.repo.server_tools(server_id) if t["id"] not in toolset["tool_ids"]]
         view = self._add(toolset, version, new, {}) if new else self._save(toolset, version)
-        _ = current
         return GatewaySync(
             server_id=server_id, added=synced.added, changed=synced.changed, removed=synced.removed, toolset=view
         )

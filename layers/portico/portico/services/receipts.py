@@ -18,7 +18,12 @@ _SECRETISH = re.compile(r"pass|secret|token|key|auth|credential|cookie|session|s
 
 
 def digest(value: Any) -> str:
-    return hashlib.sha256(dumps(value).encode()).hexdigest()
+    return digest_text(dumps(value))
+
+
+def digest_text(canonical: str) -> str:
+    """SHA-256 of already-canonical JSON (when the caller needs the text for something else too)."""
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def redact(value: Any, depth: int = 0) -> Any:
