@@ -103,3 +103,22 @@ class ReceiptService:
             logger.exception("receipt batch write failed", count=len(events))
             return list(events)
         return []
+
+    def write_sqs_batch(self, event: dict[str, Any]) -> dict[str, Any]:
+        """An SQS batch of ToolExecuted events: each message validated (powertools batch processing), the
+        valid ones written in one batch; the response lists every failed message (ReportBatchItemFailures)."""
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+        from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+        processor = BatchProcessor(event_type=EventType.SQS)
+
+        def parse(record: SQSRecord) -> ToolExecuted:
+            return self.parse_message(record.body)
+
+        with processor(records=event["Records"], handler=parse):
+            outcomes = processor.process()
+        parsed = {record["messageId"]: result for status, result, record in outcomes if status == "success"}
+        failed = self.store_batch(parsed)
+        response: dict[str, Any] = dict(processor.response())
+        response["batchItemFailures"] += [{"itemIdentifier": message_id} for message_id in failed]
+        return response
