@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 3000
 
-.PHONY: help dev test lint typecheck fmt bench clean
+.PHONY: help dev test lint typecheck fmt bench clean openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ typecheck: $(STAMP) ## mypy over the layer
 fmt: $(STAMP) ## format the code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+openapi: $(STAMP) ## regenerate openapi.json from the endpoint functions (a test fails when it drifts)
+	$(PY) infra/openapi.py
 
 clean: ## remove the virtualenv, node_modules and local state
 	rm -rf $(VENV) node_modules .portico
