@@ -23,11 +23,15 @@ def test_every_function_directory_is_declared_and_every_declaration_has_code() -
     assert declared == on_disk
 
 
-def test_every_route_is_unique_and_only_discovery_skips_the_authorizer() -> None:
+def test_every_route_is_unique_and_only_discovery_and_login_skip_the_authorizer() -> None:
     routes = template().api_routes()
     keys = [(r.method, r.path) for r in routes]
     assert len(keys) == len(set(keys))
-    assert sorted(r.path for r in routes if not r.authorized) == ["/.well-known/oauth-protected-resource", "/health"]
+    assert sorted(r.path for r in routes if not r.authorized) == [
+        "/.well-known/oauth-protected-resource",
+        "/health",
+        "/v1/auth/login",
+    ]
     assert template().authorizer_function() == "AuthorizerFunction"
 
 

@@ -7,6 +7,8 @@ Key design (single table):
 | org | ORG#<org> | ORG | ORGS / <created>#<org> | |
 | member | ORG#<org> | MEMBER#<usr> | ORG#<org>#MEMBER / <created>#<usr> | |
 | member e-mail guard | ORG#<org> | EMAIL#<email> | | |
+| member with a login | (as member) | | | LOGIN#<pool sub> / <usr> |
+| trusted OIDC issuer | ISSUER#<issuer url> | ORG#<org> | | |
 | API key | KEY#<key> | KEY | ORG#<org>#KEY (or OPERATOR#KEY) / <created>#<key> | USER#<usr> / <key> |
 | server | ORG#<org> | SERVER#<mcp> | ORG#<org>#SERVER / <created>#<mcp> | |
 | server name guard | ORG#<org> | SERVERNAME#<name> | | |
@@ -156,6 +158,8 @@ class MainRepository:
             search_text=f"{member['email']} {member.get('name') or ''}".lower(),
             status=member["role"],
             created_at=member["created_at"],
+            gsi2pk=f"LOGIN#{member['login_sub']}" if member.get("login_sub") else None,
+            gsi2sk=member["id"] if member.get("login_sub") else None,
         )
 
     @staticmethod
@@ -229,6 +233,48 @@ class MainRepository:
             filter=Expr("#status = :admin", {"#status": "status"}, {":admin": "admin"}),
         )
         return [doc(i) for i in items]
+
+    def member_by_login(self, login_sub: str) -> dict[str, Any] | None:
+        """The member whose login (user pool ``sub``) this is."""
+        items = list(self.table.query("gsi2pk", f"LOGIN#{login_sub}", index="gsi2"))
+        return doc(items[0]) if len(items) == 1 else None
+
+    def member_by_email(self, org_id: str, email: str) -> dict[str, Any] | None:
+        guard = self.table.get(f"ORG#{org_id}", f"EMAIL#{email}")
+        if guard is None:
+            return None
+        found = self.get_member(org_id, str(guard["member_id"]))
+        return found[0] if found else None
+
+    # ------------------------------------------------------------- trusted identity providers
+    @staticmethod
+    def issuer_record(issuer: str, org_id: str, providers: list[dict[str, Any]]) -> Item:
+        return {
+            "pk": f"ISSUER#{issuer}",
+            "sk": f"ORG#{org_id}",
+            "type": "issuer",
+            "doc": dumps({"providers": providers}),
+        }
+
+    def orgs_trusting(self, issuer: str) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Every organization that trusts ``issuer``, with its provider entries for it."""
+        items = self.table.query("pk", f"ISSUER#{issuer}")
+        return [(str(i["sk"]).removeprefix("ORG#"), list(doc(i)["providers"])) for i in items]
+
+    def put_identity_providers(self, org: dict[str, Any], expected_version: int, before: list[str]) -> None:
+        """Replace an org's trusted issuers: the org record and the per-issuer index, all at once.
+
+        ``before`` lists the issuers the org trusted until now.
+        """
+        by_issuer: dict[str, list[dict[str, Any]]] = {}
+        for provider in org.get("identity_providers") or []:
+            by_issuer.setdefault(provider["issuer"], []).append(provider)
+        ops: list[Put | Delete | Update | Check] = [
+            Put(self.org_record(org, expected_version + 1), if_version(expected_version))
+        ]
+        ops += [Put(self.issuer_record(i, org["id"], p)) for i, p in by_issuer.items()]
+        ops += [Delete({"pk": f"ISSUER#{i}", "sk": f"ORG#{org['id']}"}) for i in set(before) - set(by_issuer)]
+        self.table.transact(ops)
 
     # ------------------------------------------------------------- API keys
     def get_key(self, key_id: str) -> tuple[dict[str, Any], str] | None:
