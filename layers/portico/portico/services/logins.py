@@ -94,15 +94,32 @@ class LoginService:
             password = temporary_password()
             self.directory.set_password(member["username"], password, permanent=False)
             return LoginGranted(member_id=member_id, username=member["username"], temporary_password=password)
-        updated, password = self.create_login(member, body.username)
+        username, password = self._attach(member, version, body.username, None)
+        return LoginGranted(member_id=member_id, username=username, temporary_password=password)
+
+    def bootstrap_login(self, org_id: str, member_id: str, username: str, password: str) -> None:
+        """Give a stored member a login with a permanent password (the local bootstrap's admin).
+
+        Raises:
+            NotFoundError: no such member.  ConflictError: the username is taken.
+        """
+        found = self.repo.get_member(org_id, member_id)
+        if found is None:
+            raise NotFoundError("member", member_id)
+        self._attach(found[0], found[1], username, password)
+
+    def _attach(
+        self, member: dict[str, Any], version: int, username: str | None, password: str | None
+    ) -> tuple[str, str]:
+        updated, secret = self.create_login(member, username, password)
         updated["updated_at"] = now_iso()
         try:
             self.repo.put_member(updated, version)
         except ConflictError:
             self.directory.delete_user(updated["username"])
             raise
-        auth.principals.forget(user_id=member_id)
-        return LoginGranted(member_id=member_id, username=updated["username"], temporary_password=password)
+        auth.principals.forget(user_id=member["id"])
+        return str(updated["username"]), secret
 
     def login(self, body: LoginRequest) -> LoginResult:
         """Exchange a username and password for an access token of a current member.
