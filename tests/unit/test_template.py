@@ -54,7 +54,8 @@ def test_functions_share_one_environment() -> None:
 
 def test_the_translated_template_is_valid_cloudformation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    from cfnlint.api import lint_all
+    from cfnlint.api import ManualArgs, lint
+    from cfnlint.helpers import REGIONS
     from samtranslator.translator.transform import transform
 
     raw = copy.deepcopy(template().raw)
@@ -70,7 +71,10 @@ def test_the_translated_template_is_valid_cloudformation(monkeypatch: pytest.Mon
 
     translated = transform(raw, {}, NoPolicies())
     assert any(r["Type"] == "AWS::ApiGateway::RestApi" for r in translated["Resources"].values())
-    errors = [m for m in lint_all(json.dumps(translated)) if m.rule.id.startswith("E")]
+    # Every region and rule (as cfnlint's lint_all), but the China partition: it has no Cognito user pools.
+    regions = [r for r in REGIONS if not r.startswith("cn-")]
+    config = ManualArgs(include_checks=["I"], include_experimental=True, regions=regions)
+    errors = [m for m in lint(json.dumps(translated), config=config) if m.rule.id.startswith("E")]
     assert errors == []
 
 
