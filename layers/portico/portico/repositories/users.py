@@ -14,6 +14,7 @@ from portico.errors import (
     NotFoundError,
     PasswordChangeRequiredError,
     UnauthorizedError,
+    UpstreamError,
     ValidationError,
 )
 from portico.repositories.aws import client
@@ -92,14 +93,20 @@ class UserDirectory:
             raise
 
     def delete_user(self, username: str) -> None:
-        """Delete a user (already gone is fine)."""
-        from botocore.exceptions import ClientError
+        """Delete a user (already gone is fine).
+
+        Raises:
+            UpstreamError: the user pool did not answer or refused.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self._cognito.admin_delete_user(UserPoolId=self.pool_id, Username=username)
         except ClientError as exc:
             if _code(exc) != "UserNotFoundException":
-                raise
+                raise UpstreamError("the user pool refused to delete a login", code=_code(exc)) from exc
+        except BotoCoreError as exc:
+            raise UpstreamError("the user pool is unreachable") from exc
 
     def login(self, username: str, password: str, new_password: str | None = None) -> Tokens:
         """Password login; a temporary password is exchanged for ``new_password`` on the way.

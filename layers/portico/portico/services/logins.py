@@ -9,7 +9,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portico import auth
-from portico.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
+from portico.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnauthorizedError,
+    UpstreamError,
+    ValidationError,
+)
 from portico.ids import now_iso
 from portico.models.common import Role
 from portico.models.identity import (
@@ -72,7 +79,7 @@ class LoginService:
             return
         try:
             self.directory.delete_user(str(member["username"]))
-        except Exception:  # the member is already gone; a stray user opens no door (login checks membership)
+        except UpstreamError:  # the member is already gone; a stray user opens no door (login checks membership)
             logger.exception("login not deleted", member_id=member.get("id"))
 
     def grant(self, principal: Principal, member_id: str, body: LoginGrant) -> LoginGranted:
