@@ -80,7 +80,7 @@ def test_an_es256_issuer_with_an_explicit_jwks_uri_and_email_claim(
     issuer = issuers.issuer(SigningKey.ec())
     trust(api, org, {"issuer": issuer.url, "audience": AUDIENCE, "jwks_uri": issuer.jwks_uri, "email_claim": "upn"})
     person = member(api, org, "viewer")
-    token = issuer.token(AUDIENCE, "not-this@example.com", upn=person["email"])
+    token = issuer.token(AUDIENCE, "not-this@example.com", upn=person["email"], aud=["another-api", AUDIENCE])
     assert api.get("/v1/auth/me", token).data["principal"]["user_id"] == person["id"]
     assert issuers.fetches.get(issuer.url.removeprefix(issuers.base) + "/.well-known/openid-configuration") is None
 
@@ -139,6 +139,25 @@ def test_a_key_removed_from_the_jwks_stops_verifying_once_the_key_cache_lapses(
     monkeypatch.setattr(get_settings(), "jwks_cache_seconds", 0.0)
     assert api.get("/v1/auth/me", issuer.token(AUDIENCE, person["email"], key=old)).status == 401
     assert api.get("/v1/auth/me", issuer.token(AUDIENCE, person["email"], key=new)).status == 200
+
+
+def test_keys_already_fetched_keep_working_while_the_issuer_is_unreachable(
+    api: Api,
+    org: OrgCtx,
+    setup: tuple[Issuer, dict[str, Any]],
+    issuers: IssuerServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issuer, person = setup
+    assert api.get("/v1/auth/me", issuer.token(AUDIENCE, person["email"])).status == 200
+    path = issuer.url.removeprefix(issuers.base)
+    monkeypatch.delitem(issuers.issuers, path)  # the issuer's endpoints now answer 404
+    monkeypatch.setattr(get_settings(), "jwks_cache_seconds", 0.0)
+    assert api.get("/v1/auth/me", issuer.token(AUDIENCE, person["email"])).status == 200
+    never_fetched = issuers.issuer()
+    monkeypatch.delitem(issuers.issuers, never_fetched.url.removeprefix(issuers.base))
+    trust(api, org, {"issuer": issuer.url, "audience": AUDIENCE}, {"issuer": never_fetched.url, "audience": AUDIENCE})
+    assert api.get("/v1/auth/me", never_fetched.token(AUDIENCE, person["email"])).status == 401
 
 
 def test_unknown_key_ids_refetch_the_jwks_at_most_once_per_interval(

@@ -53,6 +53,16 @@ def looks_like_jwt(token: str) -> bool:
 
 
 # ---------------------------------------------------------------- key sources
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Key documents are fetched from the configured URL only: a redirect could lead past the SSRF check."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _fetch_json(url: str) -> dict[str, Any]:
     """GET a small JSON document from an issuer (bounded in time and size, SSRF-checked).
 
@@ -67,7 +77,7 @@ def _fetch_json(url: str) -> dict[str, Any]:
     try:
         check_destination(url)
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
+        with _OPENER.open(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
             body = response.read(MAX_DOCUMENT_BYTES + 1)
         if len(body) > MAX_DOCUMENT_BYTES:
             raise ValueError("document too large")
@@ -103,7 +113,13 @@ class KeyCache:
         stale = entry is None or now - entry[0] >= settings.jwks_cache_seconds
         unknown = entry is not None and (kid is None or kid not in entry[1])
         if stale or (unknown and entry is not None and now - entry[0] >= settings.jwks_refetch_seconds):
-            entry = (now, self._load(jwks_url))
+            try:
+                entry = (now, self._load(jwks_url))
+            except UnauthorizedError:
+                if entry is None:
+                    raise
+                # The issuer is unreachable: keep verifying with the keys it last published.
+                entry = (now - settings.jwks_cache_seconds + settings.jwks_refetch_seconds, entry[1])
             with self._lock:
                 if len(self._sets) > 1000:
                     self._sets.clear()
@@ -130,7 +146,12 @@ class KeyCache:
             entry = self._discovered.get(issuer)
         if entry is not None and now - entry[0] < get_settings().jwks_cache_seconds:
             return entry[1]
-        document = _fetch_json(f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+        try:
+            document = _fetch_json(f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+        except UnauthorizedError:
+            if entry is None:
+                raise
+            return entry[1]  # the issuer is unreachable: keep the location it last published
         uri = document.get("jwks_uri")
         if document.get("issuer") != issuer or not isinstance(uri, str):
             raise UnauthorizedError("the issuer's discovery document does not match it")
@@ -231,7 +252,7 @@ def principal_for(token: str, repo: MainRepository, org_hint: str | None = None)
     settings = get_settings()
     if settings.user_pool_issuer and issuer == settings.user_pool_issuer:
         return _pool_principal(token, repo)
-    return _external_principal(token, issuer, repo, org_hint)
+    return _external_principal(token, claims, repo, org_hint)
 
 
 def _pool_principal(token: str, repo: MainRepository) -> Verified:
@@ -247,27 +268,31 @@ def _pool_principal(token: str, repo: MainRepository) -> Verified:
     return Verified(_member_principal(member, repo), int(claims["exp"]))
 
 
-def _external_principal(token: str, issuer: str, repo: MainRepository, org_hint: str | None) -> Verified:
-    trusting = repo.orgs_trusting(issuer)
+def _external_principal(token: str, claims: Mapping[str, Any], repo: MainRepository, org_hint: str | None) -> Verified:
+    issuer = str(claims["iss"])
+    audiences = claims.get("aud")
+    audiences = [audiences] if isinstance(audiences, str) else audiences
+    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+        raise UnauthorizedError("token names no audience")
+    # Candidates by the (unverified) issuer and audience; each is then verified with its own key source.
+    trusting = [t for audience in dict.fromkeys(audiences) for t in repo.orgs_trusting(issuer, audience)]
     if org_hint is not None:
         trusting = [(org_id, p) for org_id, p in trusting if org_id == org_hint]
     if not trusting:
-        raise UnauthorizedError("token issuer is not trusted")
+        raise UnauthorizedError("token issuer and audience are not trusted")
     found: list[tuple[dict[str, Any], int]] = []
     refusal: UnauthorizedError | None = None
-    for org_id, providers in trusting:
-        for provider in providers:
-            try:
-                jwks_url = provider.get("jwks_uri") or keys.jwks_url(issuer)
-                claims = verify(token, jwks_url=jwks_url, issuer=issuer, audience=provider["audience"])
-                email = _verified_email(claims, provider.get("email_claim") or "email")
-            except UnauthorizedError as exc:
-                refusal = exc
-                continue
-            member = repo.member_by_email(org_id, email)
-            if member is not None:
-                found.append((member, int(claims["exp"])))
-                break
+    for org_id, provider in trusting:
+        try:
+            jwks_url = provider.get("jwks_uri") or keys.jwks_url(issuer)
+            verified = verify(token, jwks_url=jwks_url, issuer=issuer, audience=provider["audience"])
+            email = _verified_email(verified, provider.get("email_claim") or "email")
+        except UnauthorizedError as exc:
+            refusal = exc
+            continue
+        member = repo.member_by_email(org_id, email)
+        if member is not None and member["id"] not in {m["id"] for m, _ in found}:
+            found.append((member, int(verified["exp"])))
     if len(found) > 1:
         raise UnauthorizedError("token matches members of several organizations: send X-Portico-Org")
     if not found:

@@ -8,7 +8,7 @@ Key design (single table):
 | member | ORG#<org> | MEMBER#<usr> | ORG#<org>#MEMBER / <created>#<usr> | |
 | member e-mail guard | ORG#<org> | EMAIL#<email> | | |
 | member with a login | (as member) | | | LOGIN#<pool sub> / <usr> |
-| trusted OIDC issuer | ISSUER#<issuer url> | ORG#<org> | | |
+| trusted OIDC issuer | TRUST#<sha256 of issuer, audience> | ORG#<org> | | |
 | API key | KEY#<key> | KEY | ORG#<org>#KEY (or OPERATOR#KEY) / <created>#<key> | USER#<usr> / <key> |
 | server | ORG#<org> | SERVER#<mcp> | ORG#<org>#SERVER / <created>#<mcp> | |
 | server name guard | ORG#<org> | SERVERNAME#<name> | | |
@@ -19,6 +19,7 @@ Every list is a Query on a key or an index; filters narrow within it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from functools import cache
@@ -248,32 +249,28 @@ class MainRepository:
 
     # ------------------------------------------------------------- trusted identity providers
     @staticmethod
-    def issuer_record(issuer: str, org_id: str, providers: list[dict[str, Any]]) -> Item:
-        return {
-            "pk": f"ISSUER#{issuer}",
-            "sk": f"ORG#{org_id}",
-            "type": "issuer",
-            "doc": dumps({"providers": providers}),
-        }
+    def trust_key(issuer: str, audience: str) -> str:
+        """The index key of one (issuer, audience) pair (hashed: either may hold any character)."""
+        return "TRUST#" + hashlib.sha256(json.dumps([issuer, audience]).encode()).hexdigest()
 
-    def orgs_trusting(self, issuer: str) -> list[tuple[str, list[dict[str, Any]]]]:
-        """Every organization that trusts ``issuer``, with its provider entries for it."""
-        items = self.table.query("pk", f"ISSUER#{issuer}")
-        return [(str(i["sk"]).removeprefix("ORG#"), list(doc(i)["providers"])) for i in items]
+    def orgs_trusting(self, issuer: str, audience: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every organization that trusts tokens of ``issuer`` for ``audience``, with its provider entry."""
+        items = self.table.query("pk", self.trust_key(issuer, audience))
+        return [(str(i["sk"]).removeprefix("ORG#"), doc(i)) for i in items]
 
-    def put_identity_providers(self, org: dict[str, Any], expected_version: int, before: list[str]) -> None:
-        """Replace an org's trusted issuers: the org record and the per-issuer index, all at once.
+    def put_identity_providers(self, org: dict[str, Any], expected_version: int, before: list[dict[str, Any]]) -> None:
+        """Replace an org's trusted issuers: the org record and the (issuer, audience) index, all at once.
 
-        ``before`` lists the issuers the org trusted until now.
+        ``before`` holds the providers the org trusted until now.
         """
-        by_issuer: dict[str, list[dict[str, Any]]] = {}
-        for provider in org.get("identity_providers") or []:
-            by_issuer.setdefault(provider["issuer"], []).append(provider)
+        org_sk = f"ORG#{org['id']}"
+        now = {self.trust_key(p["issuer"], p["audience"]): p for p in org.get("identity_providers") or []}
+        old = {self.trust_key(p["issuer"], p["audience"]) for p in before}
         ops: list[Put | Delete | Update | Check] = [
             Put(self.org_record(org, expected_version + 1), if_version(expected_version))
         ]
-        ops += [Put(self.issuer_record(i, org["id"], p)) for i, p in by_issuer.items()]
-        ops += [Delete({"pk": f"ISSUER#{i}", "sk": f"ORG#{org['id']}"}) for i in set(before) - set(by_issuer)]
+        ops += [Put({"pk": k, "sk": org_sk, "type": "trust", "doc": dumps(p)}) for k, p in now.items()]
+        ops += [Delete({"pk": k, "sk": org_sk}) for k in old - set(now)]
         self.table.transact(ops)
 
     # ------------------------------------------------------------- API keys

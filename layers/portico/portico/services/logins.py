@@ -191,7 +191,7 @@ class LoginService:
         if found is None:
             raise NotFoundError("organization", org_id)
         org, version = found
-        before = [p["issuer"] for p in org.get("identity_providers") or []]
+        before = list(org.get("identity_providers") or [])
         org.update(identity_providers=providers, updated_at=now_iso())
         self.repo.put_identity_providers(org, version, before)
         auth.principals.forget(org_id=org_id)
