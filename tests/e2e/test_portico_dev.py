@@ -72,6 +72,17 @@ def test_a_newcomer_registers_lists_and_invokes_server_everything(portico_dev: A
     assert http("GET", f"{base}/v1/org").status == 401
 
 
+def test_the_bootstrap_admin_logs_in_with_the_password_from_local_json(portico_dev: Any) -> None:
+    _, info, _ = portico_dev
+    base = info["api_url"]
+    login = {"username": info["admin_username"], "password": info["admin_password"]}
+    token = http("POST", f"{base}/v1/auth/login", None, login).data
+    assert token["token_type"] == "bearer" and token["expires_in"] > 0
+    me = http("GET", f"{base}/v1/auth/me", token["access_token"]).data
+    assert me["principal"]["user_id"] == info["admin_user_id"] and me["principal"]["role"] == "admin"
+    assert http("POST", f"{base}/v1/auth/login", None, {**login, "password": "Wrong-password-1"}).status == 401
+
+
 def test_the_demo_server_is_registered_and_its_tools_are_callable(portico_dev: Any) -> None:
     _, info, _ = portico_dev
     base, key, demo = info["api_url"], info["admin_api_key"], info["demo_server_id"]

@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # (method, path) → (least role that may call it, a valid body)
 ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/v1/auth/me"): ("viewer", None),
+    # Password change: any logged-in member (an API key caller is refused: FORBIDDEN, see test_logins).
+    ("POST", "/v1/auth/password"): ("viewer", {"old_password": "Old-password-1", "new_password": "New-password-1"}),
+    ("POST", "/v1/org/members/{member_id}/login"): ("admin", {}),
+    ("PUT", "/v1/org/identity-providers"): ("admin", {"identity_providers": []}),
     ("POST", "/v1/orgs"): ("operator", {"name": "x"}),
     ("GET", "/v1/orgs"): ("operator", None),
     ("PATCH", "/v1/orgs/{org_id}"): ("operator", {"tier": "pro"}),

@@ -2,7 +2,9 @@
 
 Credentials accepted on every request:
 * ``Authorization: Bearer <key_id>.<secret>`` (an API key, as printed once at creation), or
-* ``X-API-KEY: <key_id>`` with ``X-API-SECRET: <secret>`` (seed 003).
+* ``X-API-KEY: <key_id>`` with ``X-API-SECRET: <secret>`` (seed 003), or
+* ``Authorization: Bearer <JWT>``: an access token from ``POST /v1/auth/login`` (the user pool) or from
+  an external OIDC issuer the organization trusts; verified in ``portico.oidc``, on behalf of this module.
 
 The Lambda authorizer turns them into a ``Principal`` whose fields travel to the endpoint in the
 authorizer context; endpoints read the principal from there and never from the request body.
@@ -125,12 +127,49 @@ class _PrincipalCache:
 principals = _PrincipalCache()
 
 
+def bearer_jwt(headers: Mapping[str, str] | None) -> str | None:
+    """The bearer token of a request if it is a JWT (a member's login or an external identity)."""
+    from portico.oidc import looks_like_jwt
+
+    scheme, _, token = (_header(headers, "authorization") or "").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and looks_like_jwt(token) else None
+
+
+def is_login_token(token: str) -> bool:
+    """Whether a (verified) JWT was issued by Portico's own user pool."""
+    from portico.oidc import unverified_claims
+
+    issuer = get_settings().user_pool_issuer
+    return issuer is not None and unverified_claims(token).get("iss") == issuer
+
+
+def _authenticate_jwt(token: str, headers: Mapping[str, str] | None, repo: MainRepository) -> Principal:
+    """A JWT's principal, cached per token (and org hint) for ``auth_cache_seconds``, never past its ``exp``."""
+    from datetime import UTC, datetime
+
+    from portico import oidc
+    from portico.ids import iso
+
+    org_hint = (_header(headers, "x-portico-org") or "").strip() or None
+    fingerprint = hashlib.sha256(f"jwt|{org_hint}|{token}".encode()).hexdigest()
+    cached = principals.get(fingerprint)
+    if cached is not None:
+        return cached
+    verified = oidc.principal_for(token, repo, org_hint)
+    principals.put(fingerprint, verified.principal, iso(datetime.fromtimestamp(verified.expires_at, UTC)))
+    return verified.principal
+
+
 def authenticate(headers: Mapping[str, str] | None, repo: MainRepository) -> Principal:
     """Resolve the caller of a request (briefly cached per credential in a warm process).
 
     Raises:
         UnauthorizedError: missing, malformed, unknown, wrong, expired or orphaned credentials.
     """
+    jwt_token = bearer_jwt(headers)
+    if jwt_token is not None:
+        return _authenticate_jwt(jwt_token, headers, repo)
     key_id, secret = credentials(headers)
     fingerprint = hashlib.sha256(f"{key_id}.{secret}".encode()).hexdigest()
     cached = principals.get(fingerprint)

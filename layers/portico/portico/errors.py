@@ -43,6 +43,12 @@ class NotFoundError(PorticoError):
         super().__init__(f"{kind} {resource_id} not found", resource=kind, id=resource_id)
 
 
+class PasswordChangeRequiredError(PorticoError):
+    """A temporary password was right, but a new one must be chosen before a token is issued."""
+
+    code = "PASSWORD_CHANGE_REQUIRED"
+
+
 class ConflictError(PorticoError):
     code = "CONFLICT"
 
@@ -75,6 +81,7 @@ HTTP_STATUS: dict[str, int] = {
     "VALIDATION_ERROR": 400,
     "UNAUTHORIZED": 401,
     "FORBIDDEN": 403,
+    "PASSWORD_CHANGE_REQUIRED": 403,
     "TIER_REQUIRED": 403,
     "QUOTA_EXCEEDED": 403,
     "RESOURCE_NOT_FOUND": 404,

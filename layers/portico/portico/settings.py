@@ -34,6 +34,31 @@ class Settings(BaseModel):
     downstream_timeout: float = Field(default=20.0, gt=0, le=120)
     # Loopback and private targets are refused in the cloud (SSRF); the local runtime allows them.
     allow_private_targets: bool = False
+    # Members' logins: the Cognito user pool and its app client (template: UserPool, UserPoolClient).
+    user_pool_id: str | None = None
+    user_pool_client_id: str | None = None
+    # Where the pool's JWKS is fetched; unset means the pool's own (or, with an AWS endpoint set, the
+    # endpoint's: moto serves it at {endpoint}/{pool}/.well-known/jwks.json while tokens name AWS).
+    user_pool_jwks_url: str | None = None
+    # How long fetched JWKS documents are trusted, and how often an unknown key id may trigger a refetch.
+    jwks_cache_seconds: float = Field(default=300.0, ge=0, le=86400)
+    jwks_refetch_seconds: float = Field(default=30.0, ge=0, le=3600)
+
+    @property
+    def user_pool_issuer(self) -> str | None:
+        """The ``iss`` of the pool's tokens (always the AWS URL, also under moto)."""
+        if not self.user_pool_id:
+            return None
+        region = self.user_pool_id.split("_", 1)[0] or self.region
+        return f"https://cognito-idp.{region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def user_pool_jwks(self) -> str | None:
+        if self.user_pool_jwks_url or not self.user_pool_id:
+            return self.user_pool_jwks_url
+        if self.endpoint_url:
+            return f"{self.endpoint_url.rstrip('/')}/{self.user_pool_id}/.well-known/jwks.json"
+        return f"{self.user_pool_issuer}/.well-known/jwks.json"
 
     def require(self, name: str) -> str:
         """Return a resource name that must be configured.
@@ -63,6 +88,11 @@ _ENV = {
     "downstream_connect_timeout": "PORTICO_DOWNSTREAM_CONNECT_TIMEOUT",
     "downstream_timeout": "PORTICO_DOWNSTREAM_TIMEOUT",
     "allow_private_targets": "PORTICO_ALLOW_PRIVATE_TARGETS",
+    "user_pool_id": "PORTICO_USER_POOL_ID",
+    "user_pool_client_id": "PORTICO_USER_POOL_CLIENT_ID",
+    "user_pool_jwks_url": "PORTICO_USER_POOL_JWKS_URL",
+    "jwks_cache_seconds": "PORTICO_JWKS_CACHE_SECONDS",
+    "jwks_refetch_seconds": "PORTICO_JWKS_REFETCH_SECONDS",
 }
 
 

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from portico.services.catalog import ToolService, ToolsetService
     from portico.services.health import HealthService
     from portico.services.identity import IdentityService
+    from portico.services.logins import LoginService
     from portico.services.receipts import ReceiptService
     from portico.services.receipts_query import ReceiptQueryService
     from portico.services.servers import ServerService
@@ -20,8 +21,18 @@ if TYPE_CHECKING:
 def identity() -> IdentityService:
     from portico.repositories.main import main_repository
     from portico.services.identity import IdentityService
+    from portico.settings import get_settings
 
-    return IdentityService(main_repository())
+    return IdentityService(main_repository(), logins() if get_settings().user_pool_id else None)
+
+
+@cache
+def logins() -> LoginService:
+    from portico.repositories.main import main_repository
+    from portico.repositories.users import user_directory
+    from portico.services.logins import LoginService
+
+    return LoginService(main_repository(), user_directory())
 
 
 @cache

@@ -158,6 +158,8 @@ def create_resources(template: Template, endpoint: str | None) -> None:
             logger.warning("archive not created locally", archive=logical, error=str(exc))
         template.physical[logical] = {"Ref": props["ArchiveName"]}
 
+    _create_user_pools(template, endpoint)
+
     # Names the template refers to that need no local resource.
     for logical, res in template.resources.items():
         template.physical.setdefault(
@@ -165,3 +167,53 @@ def create_resources(template: Template, endpoint: str | None) -> None:
         )
         if res.get("Type") == "AWS::Serverless::Api":
             template.physical[logical]["RootResourceId"] = "root"
+
+
+def _create_user_pools(template: Template, endpoint: str | None) -> None:
+    """Cognito user pools and their app clients, with the template's password policy and auth flows."""
+    pools = template.of_type("AWS::Cognito::UserPool")
+    if not pools:
+        return
+    region = template.region
+    cognito = _client("cognito-idp", endpoint, region)
+    for logical, res in pools.items():
+        props = template.resolve(res.get("Properties", {}))
+        request = {
+            k: props[k]
+            for k in ("Policies", "AdminCreateUserConfig", "UsernameConfiguration", "MfaConfiguration")
+            if k in props
+        }
+        pool = cognito.create_user_pool(PoolName=props.get("UserPoolName") or f"portico-local-{logical}", **request)
+        pool_id = pool["UserPool"]["Id"]
+        template.physical[logical] = {
+            "Ref": pool_id,
+            "Arn": pool["UserPool"].get("Arn") or _arn("cognito-idp", region, f"userpool/{pool_id}"),
+            "ProviderName": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
+            "ProviderURL": f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
+            "UserPoolId": pool_id,
+        }
+    for logical, res in template.of_type("AWS::Cognito::UserPoolClient").items():
+        props = template.resolve(res.get("Properties", {}))
+        request = {
+            k: props[k]
+            for k in (
+                "ExplicitAuthFlows",
+                "PreventUserExistenceErrors",
+                "EnableTokenRevocation",
+                "AccessTokenValidity",
+                "IdTokenValidity",
+                "RefreshTokenValidity",
+                "TokenValidityUnits",
+            )
+            if k in props
+        }
+        created = cognito.create_user_pool_client(
+            UserPoolId=props["UserPoolId"],
+            ClientName=props.get("ClientName") or f"portico-local-{logical}",
+            GenerateSecret=bool(props.get("GenerateSecret", False)),
+            **request,
+        )
+        template.physical[logical] = {
+            "Ref": created["UserPoolClient"]["ClientId"],
+            "ClientId": created["UserPoolClient"]["ClientId"],
+        }

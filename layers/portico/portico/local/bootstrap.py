@@ -10,14 +10,20 @@ from typing import Any
 from portico.models.common import Tier
 from portico.models.identity import OrgCreate
 
+ADMIN_USERNAME = "admin"
+
 
 def bootstrap(api_url: str) -> dict[str, Any]:
-    """Create the operator key and the demo organization; return what ``local.json`` will hold."""
-    from portico.wiring import identity
+    """Create the operator key, the demo organization and its admin's login; return what ``local.json`` holds."""
+    from portico.services.logins import temporary_password
+    from portico.wiring import identity, logins
 
     service = identity()
     _, operator_key = service.create_operator_key("local operator")
     created = service.bootstrap_org(OrgCreate(name="Demo", tier=Tier.STUDIO), "admin@portico.local", None)
+    # The admin also logs in with a password (POST /v1/auth/login), as a person would.
+    admin_password = temporary_password()
+    logins().bootstrap_login(created.org.id, created.admin.id, ADMIN_USERNAME, admin_password)
     info = {
         "api_url": api_url,
         "mcp_url": f"{api_url}/mcp",
@@ -25,6 +31,8 @@ def bootstrap(api_url: str) -> dict[str, Any]:
         "org_id": created.org.id,
         "admin_user_id": created.admin.id,
         "admin_api_key": created.admin_api_key,
+        "admin_username": ADMIN_USERNAME,
+        "admin_password": admin_password,
         "operator_api_key": operator_key,
     }
     return info

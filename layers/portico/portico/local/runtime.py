@@ -30,12 +30,13 @@ def project_root() -> Path:
 def _reset_caches() -> None:
     """Settings and clients are cached per process; a (re)started runtime must rebuild them."""
     from portico import wiring
-    from portico.repositories import aws, main
+    from portico.repositories import aws, main, users
     from portico.settings import get_settings
 
     get_settings.cache_clear()
     aws.client.cache_clear()
     main.main_repository.cache_clear()
+    users.user_directory.cache_clear()
     for factory in vars(wiring).values():
         if hasattr(factory, "cache_clear"):
             factory.cache_clear()

@@ -7,6 +7,8 @@ Key design (single table):
 | org | ORG#<org> | ORG | ORGS / <created>#<org> | |
 | member | ORG#<org> | MEMBER#<usr> | ORG#<org>#MEMBER / <created>#<usr> | |
 | member e-mail guard | ORG#<org> | EMAIL#<email> | | |
+| member with a login | (as member) | | | LOGIN#<pool sub> / <usr> |
+| trusted OIDC issuer | TRUST#<sha256 of issuer, audience> | ORG#<org> | | |
 | API key | KEY#<key> | KEY | ORG#<org>#KEY (or OPERATOR#KEY) / <created>#<key> | USER#<usr> / <key> |
 | server | ORG#<org> | SERVER#<mcp> | ORG#<org>#SERVER / <created>#<mcp> | |
 | server name guard | ORG#<org> | SERVERNAME#<name> | | |
@@ -17,6 +19,7 @@ Every list is a Query on a key or an index; filters narrow within it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from functools import cache
@@ -156,6 +159,8 @@ class MainRepository:
             search_text=f"{member['email']} {member.get('name') or ''}".lower(),
             status=member["role"],
             created_at=member["created_at"],
+            gsi2pk=f"LOGIN#{member['login_sub']}" if member.get("login_sub") else None,
+            gsi2sk=member["id"] if member.get("login_sub") else None,
         )
 
     @staticmethod
@@ -229,6 +234,44 @@ class MainRepository:
             filter=Expr("#status = :admin", {"#status": "status"}, {":admin": "admin"}),
         )
         return [doc(i) for i in items]
+
+    def member_by_login(self, login_sub: str) -> dict[str, Any] | None:
+        """The member whose login (user pool ``sub``) this is."""
+        items = list(self.table.query("gsi2pk", f"LOGIN#{login_sub}", index="gsi2"))
+        return doc(items[0]) if len(items) == 1 else None
+
+    def member_by_email(self, org_id: str, email: str) -> dict[str, Any] | None:
+        guard = self.table.get(f"ORG#{org_id}", f"EMAIL#{email}")
+        if guard is None:
+            return None
+        found = self.get_member(org_id, str(guard["member_id"]))
+        return found[0] if found else None
+
+    # ------------------------------------------------------------- trusted identity providers
+    @staticmethod
+    def trust_key(issuer: str, audience: str) -> str:
+        """The index key of one (issuer, audience) pair (hashed: either may hold any character)."""
+        return "TRUST#" + hashlib.sha256(json.dumps([issuer, audience]).encode()).hexdigest()
+
+    def orgs_trusting(self, issuer: str, audience: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every organization that trusts tokens of ``issuer`` for ``audience``, with its provider entry."""
+        items = self.table.query("pk", self.trust_key(issuer, audience))
+        return [(str(i["sk"]).removeprefix("ORG#"), doc(i)) for i in items]
+
+    def put_identity_providers(self, org: dict[str, Any], expected_version: int, before: list[dict[str, Any]]) -> None:
+        """Replace an org's trusted issuers: the org record and the (issuer, audience) index, all at once.
+
+        ``before`` holds the providers the org trusted until now.
+        """
+        org_sk = f"ORG#{org['id']}"
+        now = {self.trust_key(p["issuer"], p["audience"]): p for p in org.get("identity_providers") or []}
+        old = {self.trust_key(p["issuer"], p["audience"]) for p in before}
+        ops: list[Put | Delete | Update | Check] = [
+            Put(self.org_record(org, expected_version + 1), if_version(expected_version))
+        ]
+        ops += [Put({"pk": k, "sk": org_sk, "type": "trust", "doc": dumps(p)}) for k, p in now.items()]
+        ops += [Delete({"pk": k, "sk": org_sk}) for k in old - set(now)]
+        self.table.transact(ops)
 
     # ------------------------------------------------------------- API keys
     def get_key(self, key_id: str) -> tuple[dict[str, Any], str] | None:

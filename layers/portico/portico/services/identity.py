@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portico import auth
 from portico.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -15,6 +15,7 @@ from portico.models.identity import (
     ApiKeyCreated,
     Member,
     MemberCreate,
+    MemberCreated,
     MemberPatch,
     Org,
     OrgCreate,
@@ -25,6 +26,9 @@ from portico.models.identity import (
     PrincipalKind,
 )
 from portico.repositories.main import MainRepository
+
+if TYPE_CHECKING:
+    from portico.services.logins import LoginService
 
 
 def _new_key(
@@ -55,8 +59,14 @@ def _new_key(
 
 
 class IdentityService:
-    def __init__(self, repo: MainRepository) -> None:
+    def __init__(self, repo: MainRepository, logins: LoginService | None = None) -> None:
         self.repo = repo
+        self.logins = logins  # members' password logins (None: no user pool configured)
+
+    def _require_logins(self) -> LoginService:
+        if self.logins is None:
+            raise ValidationError("password logins are not configured here", field="login")
+        return self.logins
 
     # ------------------------------------------------------------- operators
     def create_org(self, principal: Principal, body: OrgCreate, admin_email: str | None = None) -> OrgCreated:
@@ -136,13 +146,18 @@ class IdentityService:
         return Org.model_validate(org)
 
     # ------------------------------------------------------------- members
-    def add_member(self, principal: Principal, body: MemberCreate) -> Member:
-        """Raises:
-        ForbiddenError: not an admin.  ConflictError: the e-mail is already a member.
+    def add_member(self, principal: Principal, body: MemberCreate) -> MemberCreated:
+        """Add a member; with ``login`` also its password login, whose temporary password is returned once.
+
+        Raises:
+            ForbiddenError: not an admin.  ConflictError: the e-mail is already a member, or the username taken.
+            ValidationError: ``username`` without ``login``, or logins not configured.
         """
         org_id = auth.require_member(principal, Role.ADMIN)
+        if body.username and not body.login:
+            raise ValidationError("username needs login: true", field="username")
         stamp = now_iso()
-        member = {
+        member: dict[str, Any] = {
             "id": new_id("usr"),
             "org_id": org_id,
             "email": body.email,
@@ -151,11 +166,19 @@ class IdentityService:
             "created_at": stamp,
             "updated_at": stamp,
         }
+        password = None
+        if body.login:
+            if self.repo.member_by_email(org_id, body.email) is not None:
+                raise ConflictError(f"{body.email} is already a member", email=body.email)
+            # The user first (its `sub` goes on the record), removed again if the member cannot be stored.
+            member, password = self._require_logins().create_login(member, body.username)
         try:
             self.repo.add_member(member)
         except ConflictError as exc:
+            if body.login:
+                self._require_logins().discard_login(member)
             raise ConflictError(f"{body.email} is already a member", email=body.email) from exc
-        return Member.model_validate(member)
+        return MemberCreated.model_validate({**member, "temporary_password": password})
 
     def list_members(self, principal: Principal, query: ListQuery) -> Page[Member]:
         org_id = auth.require_member(principal)
@@ -198,6 +221,8 @@ class IdentityService:
         self._keep_an_admin(org_id, member)
         self.repo.delete_member(member, version)
         auth.principals.forget(user_id=member_id)
+        if self.logins is not None:
+            self.logins.discard_login(member)
 
     # ------------------------------------------------------------- API keys
     def create_key(self, principal: Principal, body: ApiKeyCreate) -> ApiKeyCreated:
