@@ -179,16 +179,16 @@ class ServerService:
         return self._view(principal, server)
 
     def _policy_baseline(self, server: dict[str, Any], new_policy: str | None) -> ToolRecords | None:
-        """Switching a synced server to ``require_approval_on_change`` approves what it has now, as a
-        first sync would (later changes are then quarantined). Returns the tools to rewrite, if any."""
-        if new_policy != "require_approval_on_change" or server.get("approval_policy") == new_policy:
+        """Switching a synced server from ``auto_approve`` to ``require_approval_on_change`` approves what
+        it has now, as a first sync would (later changes are then quarantined). From
+        ``require_approval_all`` nothing is approved implicitly. Returns the tools to rewrite, if any."""
+        if new_policy != "require_approval_on_change" or server.get("approval_policy", "auto_approve") != "auto_approve":
             return None
         if not server.get("last_synced_at"):
             return None  # the first sync will approve
         tools = self.repo.server_tools(server["id"])
         for tool in tools:
-            if not tool.get("approved_hash"):
-                policy.approve(tool)
+            policy.approve(tool)
         return tools
 
     def delete(self, principal: Principal, server_id: str) -> None:
