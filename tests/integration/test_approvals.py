@@ -181,6 +181,28 @@ def test_switching_to_approval_on_change_pins_the_current_tools(api: Api, org: O
     assert strict.data["tool_approval_hashes"] == patched["tool_approval_hashes"]
 
 
+def test_switching_from_approval_all_approves_nothing_implicitly(api: Api, org: OrgCtx, demo_http_url: str) -> None:
+    server_id = register(api, org, demo_http_url, "strict", "require_approval_all")
+    api.post(f"/v1/mcp/servers/{server_id}/sync", org.admin_key)
+    api.post(f"/v1/mcp/servers/{server_id}/tools/approve", org.admin_key, {"tools": ["echo"]})
+    patched = api.patch(
+        f"/v1/mcp/servers/{server_id}", org.admin_key, {"approval_policy": "require_approval_on_change"}
+    )
+    assert len(patched.data["tool_approval_hashes"]) == 1
+    assert listed(api, org.admin_key, f"/mcp/servers/{server_id}") == {"echo"}
+
+
+def test_a_live_definition_that_drifted_from_the_synced_one_is_not_listed(api: Api, org: OrgCtx) -> None:
+    port = processes.free_port()
+    with processes.demo_server("streamable-http", port):
+        server_id = register(api, org, f"http://127.0.0.1:{port}/mcp", "drifting", "require_approval_on_change")
+        api.post(f"/v1/mcp/servers/{server_id}/sync", org.admin_key)
+        api.post(f"/v1/mcp/servers/{server_id}/invoke", org.admin_key, {"tool_name": "evolve"})
+        # Not re-synced: the downstream now describes `add` otherwise than what was approved.
+        names = listed(api, org.admin_key, f"/mcp/servers/{server_id}")
+        assert "add" not in names and {"echo", "evolve", "fail"} <= names
+
+
 @pytest.mark.parametrize("policy", ["auto_approve", "require_approval_all"])
 def test_sync_flags_colliding_names_and_hidden_characters(
     api: Api, org: OrgCtx, demo_http_url: str, policy: str

@@ -165,3 +165,39 @@ def test_leases_across_instances_never_admit_more_than_the_limit(runtime: LocalR
     window = int(time.time() // 86400) * 86400
     stored = table.get(f"RATE#{rule.key}#86400", f"W#{window}")
     assert stored is not None and stored["used"] == limit and stored["expires_at_epoch"] > window + 86400
+
+
+def test_a_new_window_admits_again_and_retry_after_counts_to_its_end(runtime: LocalRuntime) -> None:
+    now = [999_999_960.0 + 10]  # 10 s into a one-minute window (999_999_960 = 60 × 16_666_666)
+    limiter = RateLimiter(main_repository().table, clock=lambda: now[0])
+    rule = Limit("tool", f"T#test-{time.time_ns()}", 2, 60)
+    limiter.acquire([rule])
+    limiter.acquire([rule])
+    with pytest.raises(RateLimitedError) as refused:
+        limiter.acquire([rule])
+    assert refused.value.retry_after == 50 and refused.value.details["scope"] == "tool"
+    now[0] += 49.5
+    with pytest.raises(RateLimitedError) as later:
+        limiter.acquire([rule])
+    assert later.value.retry_after == 1
+    now[0] += 1  # the next window
+    limiter.acquire([rule])
+    limiter.acquire([rule])
+    with pytest.raises(RateLimitedError):
+        limiter.acquire([rule])
+
+
+def test_a_refusal_by_one_limit_gives_back_the_tokens_taken_from_the_others(runtime: LocalRuntime) -> None:
+    limiter = RateLimiter(main_repository().table)
+    stamp = time.time_ns()
+    wide = Limit("server", f"S#wide-{stamp}", 3, 86400)
+    narrow = Limit("principal", f"P#narrow-{stamp}", 1, 86400)
+    limiter.acquire([wide, narrow])
+    for _ in range(5):
+        with pytest.raises(RateLimitedError):
+            limiter.acquire([wide, narrow])
+    # The five refused calls took nothing from `wide`: two of its three tokens are still there.
+    limiter.acquire([wide])
+    limiter.acquire([wide])
+    with pytest.raises(RateLimitedError):
+        limiter.acquire([wide])
