@@ -226,3 +226,20 @@ def test_sync_flags_colliding_names_and_hidden_characters(
     assert {f["kind"] for f in tools["lookup"]["flags"]} == {"hidden_characters"}
     assert [f["kind"] for f in tools["echo"]["flags"]] == ["name_collision"]
     assert tools["plain"]["flags"] == []
+
+
+def test_a_gateway_server_under_approval_joins_its_toolset_but_waits_for_approval(
+    api: Api, org: OrgCtx, demo_http_url: str
+) -> None:
+    toolset = api.post("/v1/toolsets", org.admin_key, {"name": "gw"}).data
+    registered = api.post(
+        f"/v1/toolsets/{toolset['id']}/gateway",
+        org.admin_key,
+        {"name": "gw", "url": demo_http_url, "approval_policy": "require_approval_all"},
+    )
+    assert registered.status in (200, 201), registered.body
+    synced = registered.data
+    assert {"add", "echo"} <= set(synced["pending_approval"]) and synced["toolset"]["tools_count"] >= 4
+    assert listed(api, org.admin_key, f"/mcp/toolsets/{toolset['id']}") == set()
+    api.post(f"/v1/mcp/servers/{synced['server_id']}/tools/approve", org.admin_key, {"tools": ["add"]})
+    assert listed(api, org.admin_key, f"/mcp/toolsets/{toolset['id']}") == {"add"}

@@ -168,7 +168,7 @@ def test_leases_across_instances_never_admit_more_than_the_limit(runtime: LocalR
 
 
 def test_a_new_window_admits_again_and_retry_after_counts_to_its_end(runtime: LocalRuntime) -> None:
-    now = [999_999_960.0 + 10]  # 10 s into a one-minute window (999_999_960 = 60 × 16_666_666)
+    now = [999_999_960.0 + 10]  # 10 s into a one-minute window (999_999_960 = 60 * 16_666_666)
     limiter = RateLimiter(main_repository().table, clock=lambda: now[0])
     rule = Limit("tool", f"T#test-{time.time_ns()}", 2, 60)
     limiter.acquire([rule])

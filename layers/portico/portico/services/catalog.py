@@ -454,7 +454,16 @@ class ToolsetService:
         except Exception:
             self.servers.delete(principal, server.id)
             raise
-        return GatewaySync(server_id=server.id, added=synced.added, changed=[], removed=[], toolset=view)
+        return GatewaySync(
+            server_id=server.id,
+            added=synced.added,
+            changed=[],
+            removed=[],
+            pending_approval=synced.pending_approval,
+            quarantined=synced.quarantined,
+            flags=synced.flags,
+            toolset=view,
+        )
 
     def _prefix_collisions_against(self, toolset: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, str]:
         taken = set(self.tools._exposed_names(toolset).keys())
@@ -485,7 +494,14 @@ class ToolsetService:
         new = [t for t in self.repo.server_tools(server_id) if t["id"] not in toolset["tool_ids"]]
         view = self._add(toolset, version, new, {}) if new else self._save(toolset, version)
         return GatewaySync(
-            server_id=server_id, added=synced.added, changed=synced.changed, removed=synced.removed, toolset=view
+            server_id=server_id,
+            added=synced.added,
+            changed=synced.changed,
+            removed=synced.removed,
+            pending_approval=synced.pending_approval,
+            quarantined=synced.quarantined,
+            flags=synced.flags,
+            toolset=view,
         )
 
     def _save(self, toolset: dict[str, Any], version: int) -> Toolset:

@@ -182,7 +182,8 @@ class ServerService:
         """Switching a synced server from ``auto_approve`` to ``require_approval_on_change`` approves what
         it has now, as a first sync would (later changes are then quarantined). From
         ``require_approval_all`` nothing is approved implicitly. Returns the tools to rewrite, if any."""
-        if new_policy != "require_approval_on_change" or server.get("approval_policy", "auto_approve") != "auto_approve":
+        old_policy = server.get("approval_policy", "auto_approve")
+        if new_policy != "require_approval_on_change" or old_policy != "auto_approve":
             return None
         if not server.get("last_synced_at"):
             return None  # the first sync will approve
