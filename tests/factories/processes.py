@@ -77,3 +77,8 @@ def server_everything() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+def tricky_server(port: int) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """`tests/fixtures/tricky_server.py`: a colliding tool name and hidden characters."""
+    return running([sys.executable, str(FIXTURES / "tricky_server.py"), str(port)], port)

@@ -45,6 +45,9 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/v1/mcp/servers/{server_id}/tools"): ("viewer", None),
     ("PUT", "/v1/mcp/servers/{server_id}/tools/disabled"): ("admin", {"disabled_tools": []}),
     ("POST", "/v1/mcp/servers/{server_id}/invoke"): ("member", {"tool_name": "echo"}),
+    ("POST", "/v1/mcp/servers/{server_id}/tools/approve"): ("admin", {"all": True}),
+    ("GET", "/v1/settings"): ("viewer", None),
+    ("PUT", "/v1/settings/{key}"): ("admin", {"value": "progressive"}),
     ("GET", "/v1/tools"): ("viewer", None),
     ("POST", "/v1/tools"): ("admin", {"name": "deny_tool", "url": "http://a.example/x"}),
     ("GET", "/v1/tools/{tool_id}"): ("viewer", None),
@@ -80,6 +83,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
 }
 # Routes whose other-org check is by body or that answer before looking anything up.
 NOT_ID_SCOPED = {
+    ("PUT", "/v1/settings/{key}"),  # the key names a setting, the org comes from the caller (test_settings.py)
     ("GET", "/mcp/toolsets/{toolset_id}"),
     ("DELETE", "/mcp/toolsets/{toolset_id}"),
     ("GET", "/mcp/servers/{server_id}"),
@@ -120,6 +124,7 @@ def _ids(api: Api, org: OrgCtx) -> dict[str, str]:
         "tool_id": tool["id"],
         "toolset_id": toolset["id"],
         "receipt_id": "rcpt_000000000000000000000000",
+        "key": "default_exposure_mode",
     }
 
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from portico.services.health import HealthService
     from portico.services.identity import IdentityService
     from portico.services.logins import LoginService
+    from portico.services.org_settings import OrgSettingsService
     from portico.services.receipts import ReceiptService
     from portico.services.receipts_query import ReceiptQueryService
     from portico.services.servers import ServerService
@@ -113,3 +114,11 @@ def receipts_query() -> ReceiptQueryService:
     from portico.settings import get_settings
 
     return ReceiptQueryService(Table(get_settings().require("receipts_table")))
+
+
+@cache
+def org_settings() -> OrgSettingsService:
+    from portico.repositories.main import main_repository
+    from portico.services.org_settings import OrgSettingsService
+
+    return OrgSettingsService(main_repository(), gateway())

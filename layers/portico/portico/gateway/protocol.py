@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from portico import __version__, auth
-from portico.errors import NotFoundError, PorticoError, UnauthorizedError, ValidationError
+from portico.errors import NotFoundError, PorticoError, RateLimitedError, UnauthorizedError, ValidationError
 from portico.gateway.client import RemoteError
 from portico.gateway.service import CallContext, Gateway, Kind, Resolved
 from portico.ids import now_iso
 from portico.models.identity import Principal
 from portico.observability import logger
 from portico.repositories.sessions import SessionStore
+from portico.services import org_settings
 
 HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 MODERN_VERSION = "2026-07-28"
@@ -130,9 +131,10 @@ def rpc_error(exc: PorticoError) -> RpcError:
             exc.rpc_message,
             {"error_code": exc.code, "server_id": exc.details.get("server_id"), "downstream": exc.rpc_data},
         )
-    return RpcError(
-        RPC_CODES.get(exc.code, INTERNAL_ERROR), exc.message, {"error_code": exc.code, "details": exc.details}
-    )
+    data: dict[str, Any] = {"error_code": exc.code, "details": exc.details}
+    if isinstance(exc, RateLimitedError):
+        data["retry_after"] = exc.retry_after  # seconds, as REST's Retry-After header
+    return RpcError(RPC_CODES.get(exc.code, INTERNAL_ERROR), exc.message, data)
 
 
 def _headers(event: dict[str, Any]) -> dict[str, str]:
@@ -167,12 +169,16 @@ class McpEndpoint:
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         headers = _headers(event)
         origin = headers.get("origin")
-        if origin and not self._origin_allowed(origin):
-            return _response(403, _error(None, RpcError(-32003, f"origin {origin} is not allowed")))
+        refused = _response(403, _error(None, RpcError(-32003, f"origin {origin} is not allowed")))
+        platform_allowed = not origin or self._origin_allowed(origin)
         try:
             principal = auth.from_context((event.get("requestContext") or {}).get("authorizer"))
         except UnauthorizedError:
+            if not platform_allowed:
+                return refused
             return _response(401, _error(None, RpcError(-32003, "unauthorized")))
+        if not platform_allowed and not self._org_origin_allowed(principal, str(origin)):
+            return refused
         params = event.get("pathParameters") or {}
         kind: Kind = "toolset" if "toolset_id" in params else "server" if "server_id" in params else "org"
         scope_id = params.get("toolset_id") or params.get("server_id")
@@ -196,6 +202,12 @@ class McpEndpoint:
         if re.match(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$", origin):
             return True
         return origin in self.allowed_origins()
+
+    def _org_origin_allowed(self, principal: Principal, origin: str) -> bool:
+        """The org's own allow-list (setting ``allowed_origins``), added to the platform's."""
+        if not principal.org_id:
+            return False
+        return origin.lower() in org_settings.origins(self.gateway.org_settings(principal.org_id))
 
     def _end_session(self, principal: Principal, session_id: str | None) -> dict[str, Any]:
         if not session_id:

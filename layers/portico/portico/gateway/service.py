@@ -2,7 +2,9 @@
 
 Every path that executes a tool — MCP `tools/call`, progressive `call_tool`, REST `execute` and
 server `invoke` — goes through ``Gateway.call``: the same checks (role, disabled tool, stopped
-server), the same downstream client, and one receipt per execution whatever its outcome.
+server, approval state, rate limits), the same downstream client, and one receipt per execution
+whatever its outcome. ``tool_verdict`` is the one place that decides whether a tool is listed and
+callable; ``Gateway.rate_limits`` the one place that decides which limits a call must pass.
 """
 
 from __future__ import annotations
@@ -15,9 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from portico import auth
-from portico.errors import ForbiddenError, NotFoundError, PorticoError, UpstreamError, UpstreamTimeoutError
+from portico.errors import (
+    ApprovalRequiredError,
+    ForbiddenError,
+    NotFoundError,
+    PorticoError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from portico.gateway import policy
 from portico.gateway.client import ConnectionCache, Limits
 from portico.gateway.downstream import Target
+from portico.gateway.ratelimit import Limit, RateLimiter
 from portico.ids import now_iso
 from portico.models.common import Role
 from portico.models.identity import Principal
@@ -25,6 +36,7 @@ from portico.models.receipts import ReceiptStatus, ToolExecuted
 from portico.observability import logger
 from portico.repositories.dynamo import dumps
 from portico.repositories.main import MainRepository
+from portico.services import org_settings
 from portico.services.receipts import ReceiptService, digest, digest_text, new_receipt_id, preview
 from portico.settings import get_settings
 
@@ -42,6 +54,7 @@ class Entry:
     server: dict[str, Any] | None
     enabled: bool
     reason: str | None = None
+    error_code: str | None = None  # why a call is refused: FORBIDDEN, or APPROVAL_REQUIRED
 
     def definition(self) -> dict[str, Any]:
         """The tool as MCP clients see it (the stored, synced definition under its exposed name)."""
@@ -70,6 +83,7 @@ class Resolved:
     entries: dict[str, Entry]
     servers: dict[str, dict[str, Any]]
     toolset: dict[str, Any] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # the org's stored settings
     loaded_at: float = field(default_factory=time.monotonic)
     _enabled: list[Entry] | None = field(default=None, repr=False)
     _definitions: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -98,17 +112,28 @@ class CallContext:
     client_version: str | None = None
 
 
+def tool_verdict(tool: dict[str, Any], server: dict[str, Any] | None) -> tuple[bool, str | None, str | None]:
+    """Whether a tool may be listed and called; if not, why, and the error code a call gets."""
+    if tool.get("origin") == "http":
+        enabled = tool.get("status", "active") != "disabled"
+        return enabled, None if enabled else "tool is disabled", None if enabled else "FORBIDDEN"
+    if server is None:
+        return False, "server is gone", "FORBIDDEN"
+    if tool["name"] in set(server.get("disabled_tools") or []):
+        return False, "tool is disabled", "FORBIDDEN"
+    if server.get("status") != "running":
+        return False, f"server {server['name']} is {server.get('status')}", "FORBIDDEN"
+    if not policy.is_approved(tool, server):
+        status = policy.approval_status(tool, server)
+        why = "its definition changed since it was approved" if status == "quarantined" else "it is not approved"
+        return False, f"{why}: an admin must approve it", "APPROVAL_REQUIRED"
+    return True, None, None
+
+
 def tool_state(tool: dict[str, Any], server: dict[str, Any] | None) -> tuple[bool, str | None]:
     """Whether a tool may be listed and called, and why not."""
-    if tool.get("origin") == "http":
-        return (tool.get("status", "active") != "disabled", "tool is disabled")
-    if server is None:
-        return False, "server is gone"
-    if tool["name"] in set(server.get("disabled_tools") or []):
-        return False, "tool is disabled"
-    if server.get("status") != "running":
-        return False, f"server {server['name']} is {server.get('status')}"
-    return True, None
+    enabled, reason, _ = tool_verdict(tool, server)
+    return enabled, reason
 
 
 def target_of(server: dict[str, Any]) -> Target:
@@ -128,11 +153,14 @@ class Gateway:
         receipts: ReceiptService | None,
         connections: ConnectionCache | None = None,
         resolve_ttl: float = 5.0,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.repo = repo
         self.receipts = receipts
         self.connections = connections or ConnectionCache()
         self.resolve_ttl = resolve_ttl
+        self.limiter = limiter or RateLimiter(repo.table)
+        self._settings: dict[str, tuple[float, dict[str, Any]]] = {}
         self._resolved: dict[tuple[str, str, str | None], Resolved] = {}
         self._refreshing: set[tuple[str, str, str | None]] = set()
         self._refreshing_live: set[str] = set()
@@ -192,16 +220,37 @@ class Gateway:
         with self._lock:
             for key in [k for k in self._resolved if org_id is None or k[0] == org_id]:
                 self._resolved.pop(key)
+            for settings_of in [k for k in self._settings if org_id is None or k == org_id]:
+                self._settings.pop(settings_of)
             self._liveness.clear()
 
+    def org_settings(self, org_id: str) -> dict[str, Any]:
+        """The org's stored settings (cached like resolutions: a change is seen within the TTL)."""
+        with self._lock:
+            cached = self._settings.get(org_id)
+        if cached is not None and time.monotonic() - cached[0] < self.resolve_ttl:
+            return cached[1]
+        found = self.repo.get_org_settings(org_id)
+        stored = found[0] if found else {}
+        with self._lock:
+            if len(self._settings) > 2000:
+                self._settings.clear()
+            self._settings[org_id] = (time.monotonic(), stored)
+        return stored
+
     def _load(self, org_id: str, kind: Kind, scope_id: str | None) -> Resolved:
+        resolved = self._load_scope(org_id, kind, scope_id)
+        resolved.settings = self.org_settings(org_id)
+        return resolved
+
+    def _load_scope(self, org_id: str, kind: Kind, scope_id: str | None) -> Resolved:
         if kind == "server":
             found = self.repo.get_server(org_id, scope_id or "") if (scope_id or "").startswith("mcp_") else None
             if found is None:
                 raise NotFoundError("server", scope_id or "")
             only = found[0]
             entries = {
-                t["name"]: Entry(t["name"], t, only, *tool_state(t, only)) for t in self.repo.server_tools(only["id"])
+                t["name"]: Entry(t["name"], t, only, *tool_verdict(t, only)) for t in self.repo.server_tools(only["id"])
             }
             return Resolved(org_id, kind, scope_id, "full", entries, {only["id"]: only})
         servers = {s["id"]: s for s in self.repo.org_servers(org_id)}
@@ -211,7 +260,7 @@ class Gateway:
             for tool in catalog.values():
                 owner = servers.get(tool.get("server_id") or "")
                 name = f"{owner['name'] if owner else 'http'}__{tool['name']}"
-                entries[name] = Entry(name, tool, owner, *tool_state(tool, owner))
+                entries[name] = Entry(name, tool, owner, *tool_verdict(tool, owner))
             return Resolved(org_id, kind, None, "full", entries, servers)
         found = self.repo.get_toolset(org_id, scope_id or "") if (scope_id or "").startswith("ts_") else None
         if found is None:
@@ -227,10 +276,10 @@ class Gateway:
             tool = member
             server = servers.get(tool.get("server_id") or "")
             name = aliases.get(tool_id) or tool.get("alias") or tool["name"]
-            enabled, reason = tool_state(tool, server)
+            enabled, reason, code = tool_verdict(tool, server)
             if toolset.get("status") == "disabled":
-                enabled, reason = False, "toolset is disabled"
-            entries[name] = Entry(name, tool, server, enabled, reason)
+                enabled, reason, code = False, "toolset is disabled", "FORBIDDEN"
+            entries[name] = Entry(name, tool, server, enabled, reason, code)
             if server:
                 used[server["id"]] = server
         return Resolved(org_id, kind, scope_id, toolset.get("exposure_mode", "full"), entries, used, toolset)
@@ -290,6 +339,8 @@ class Gateway:
                 logger.info(
                     "tool definition changed since last sync", server_id=entry.server["id"], tool=entry.tool["name"]
                 )
+                if policy.requires_approval(entry.server):
+                    continue  # the server now describes it otherwise: not listed until synced and approved
             tools.append(resolved.definition(entry))
         resolved._listings[snapshot] = tools
         return tools, errors
@@ -386,6 +437,8 @@ class Gateway:
         Raises:
             NotFoundError: no such tool in this scope.
             ForbiddenError: a viewer, a disabled tool, or a stopped server (a ``denied`` receipt is left).
+            ApprovalRequiredError: the tool's definition is not approved (``denied`` receipt).
+            RateLimitedError: a rate limit is used up (``rate_limited`` receipt, ``retry_after`` seconds).
             UpstreamError / UpstreamTimeoutError: the downstream failed (``error`` / ``timeout`` receipt).
         """
         entry = resolved.entries.get(name)
@@ -396,7 +449,9 @@ class Gateway:
         try:
             auth.require_member(principal, Role.MEMBER)
             if not entry.enabled:
-                raise ForbiddenError(f"tool {name} is not available: {entry.reason}", tool=name, reason=entry.reason)
+                refused = ApprovalRequiredError if entry.error_code == "APPROVAL_REQUIRED" else ForbiddenError
+                raise refused(f"tool {name} is not available: {entry.reason}", tool=name, reason=entry.reason)
+            self.limiter.acquire(self.rate_limits(principal, resolved, entry))
             upstream_started = time.perf_counter()
             result = self._execute(entry, arguments)
             upstream_ms = (time.perf_counter() - upstream_started) * 1000
@@ -431,6 +486,25 @@ class Gateway:
             upstream_ms,
         )
         return {"result": result, "receipt_id": receipt_id}
+
+    @staticmethod
+    def rate_limits(principal: Principal, resolved: Resolved, entry: Entry) -> list[Limit]:
+        """The limits one call must pass, most specific first: the tool's, the server's, the principal's."""
+        limits = []
+        server = entry.server
+        configured = (server or {}).get("rate_limits") or {}
+        if server is not None:
+            per_tool = (configured.get("tools") or {}).get(entry.tool["name"])
+            if per_tool:
+                key = f"T#{server['id']}#{entry.tool['name']}"
+                limits.append(Limit("tool", key, int(per_tool["limit"]), int(per_tool["interval"])))
+            if configured.get("limit"):
+                limits.append(
+                    Limit("server", f"S#{server['id']}", int(configured["limit"]), int(configured["interval"]))
+                )
+        limit, interval = org_settings.principal_limit(resolved.settings, principal.tier)
+        limits.append(Limit("principal", f"P#{resolved.org_id}#{principal.principal_id}", limit, interval))
+        return limits
 
     def _execute(self, entry: Entry, arguments: dict[str, Any]) -> dict[str, Any]:
         if entry.server is None:
@@ -489,6 +563,7 @@ class Gateway:
                 request_id=ctx.request_id,
                 session_id=ctx.session_id,
                 created_at=now_iso(),
+                retention_days=org_settings.retention_days(resolved.settings),
             )
         )
         return receipt_id

@@ -38,6 +38,7 @@ class ToolExecuted(BaseModel):
     request_id: str | None = None
     session_id: str | None = None
     created_at: str
+    retention_days: int | None = Field(default=None, ge=1, le=3650, description="The org's receipt retention.")
 
 
 class Receipt(ToolExecuted):

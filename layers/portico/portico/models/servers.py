@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from portico.models.common import Description, Request, Tag
+from portico.models.policy import QuarantinedTool, RateLimits, ToolFlag
 
 
 class Transport(StrEnum):
@@ -75,6 +76,9 @@ class ServerCreate(Request):
     url: Url
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
     approval_policy: ApprovalPolicy = ApprovalPolicy.AUTO_APPROVE
+    rate_limits: RateLimits | None = Field(
+        default=None, description="`{limit, interval, tools: {name: {limit, interval}}}`; interval in s or '1m'."
+    )
 
     _headers = field_validator("headers")(_check_headers)
 
@@ -87,6 +91,7 @@ class ServerPatch(Request):
     url: Url | None = None
     headers: dict[str, HeaderValue] | None = None
     approval_policy: ApprovalPolicy | None = None
+    rate_limits: RateLimits | None = Field(default=None, description="null removes the server's limits.")
     status: Literal["running", "stopped"] | None = Field(
         default=None, description="`stopped` takes a remote server's tools out of service without deleting it."
     )
@@ -115,6 +120,7 @@ class Server(BaseModel):
     endpoint_url: str | None = None
     disabled_tools: list[str] = Field(default_factory=list)
     tool_approval_hashes: list[str] = Field(default_factory=list)
+    rate_limits: RateLimits | None = None
     tools_count: int = 0
     last_synced_at: str | None = None
     last_checked_at: str | None = None
@@ -147,14 +153,24 @@ class Tool(BaseModel):
     definition_hash: str
     origin: Literal["mcp", "http"] = "mcp"
     disabled: bool = False
+    approval_status: Literal["not_required", "approved", "pending", "quarantined"] = "not_required"
+    approved_hash: str | None = None
+    approved_definition: dict[str, Any] | None = Field(
+        default=None, description="For a quarantined tool: the definition an admin approved (this record is the new)."
+    )
+    flags: list[ToolFlag] = Field(default_factory=list)
     created_at: str
     updated_at: str
 
 
 class ServerTools(BaseModel):
     server_id: str
+    approval_policy: ApprovalPolicy = ApprovalPolicy.AUTO_APPROVE
     tools: list[Tool]
     disabled_tools: list[str]
+    pending_approval: list[str] = Field(default_factory=list)
+    quarantined: list[QuarantinedTool] = Field(default_factory=list)
+    flags: list[ToolFlag] = Field(default_factory=list)
     total: int
 
 
@@ -203,3 +219,8 @@ class SyncResult(BaseModel):
     removed: list[str]
     unchanged: int
     synced_at: str
+    approval_policy: ApprovalPolicy = ApprovalPolicy.AUTO_APPROVE
+    approved: list[str] = Field(default_factory=list, description="Approved by this sync (first sync, on_change).")
+    pending_approval: list[str] = Field(default_factory=list, description="Not exposed until an admin approves.")
+    quarantined: list[QuarantinedTool] = Field(default_factory=list)
+    flags: list[ToolFlag] = Field(default_factory=list)

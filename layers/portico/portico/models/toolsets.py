@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from portico.models.common import Description, Name, Request, Tag
+from portico.models.policy import QuarantinedTool, ToolFlag
 from portico.models.servers import HeaderValue, ServerCreate, Url, _check_headers
 
 ExposedName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -144,4 +145,7 @@ class GatewaySync(BaseModel):
     added: list[str]
     changed: list[str]
     removed: list[str]
+    pending_approval: list[str] = Field(default_factory=list)
+    quarantined: list[QuarantinedTool] = Field(default_factory=list)
+    flags: list[ToolFlag] = Field(default_factory=list)
     toolset: Toolset

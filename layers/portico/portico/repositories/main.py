@@ -13,6 +13,8 @@ Key design (single table):
 | server | ORG#<org> | SERVER#<mcp> | ORG#<org>#SERVER / <created>#<mcp> | |
 | server name guard | ORG#<org> | SERVERNAME#<name> | | |
 | tool | ORG#<org> | TOOL#<tool> | ORG#<org>#TOOL / <created>#<tool> | SERVER#<mcp> / <name> |
+| org settings | ORG#<org> | SETTINGS | | |
+| rate-limit window | RATE#<key>#<interval> | W#<window start> | | |  (gateway/ratelimit.py; TTL)
 
 Every list is a Query on a key or an index; filters narrow within it.
 """
@@ -199,6 +201,15 @@ class MainRepository:
 
     def get_org(self, org_id: str) -> tuple[dict[str, Any], int] | None:
         return self.get_doc(f"ORG#{org_id}", "ORG")
+
+    def get_org_settings(self, org_id: str) -> tuple[dict[str, Any], int] | None:
+        return self.get_doc(f"ORG#{org_id}", "SETTINGS")
+
+    def put_org_settings(self, org_id: str, settings: dict[str, Any], expected_version: int | None) -> None:
+        """Write an org's settings if nobody changed them since ``expected_version`` (None: first write)."""
+        version = 1 if expected_version is None else expected_version + 1
+        item = record(f"ORG#{org_id}", "SETTINGS", "settings", settings, version=version)
+        self.table.put(item, if_absent() if expected_version is None else if_version(expected_version))
 
     # ------------------------------------------------------------- members
     def get_member(self, org_id: str, member_id: str) -> tuple[dict[str, Any], int] | None:

@@ -7,7 +7,8 @@ from typing import Any
 
 from portico import auth
 from portico.errors import ConflictError, NotFoundError, ValidationError
-from portico.gateway.service import CallContext, Gateway, tool_state
+from portico.gateway import policy
+from portico.gateway.service import CallContext, Gateway, tool_state, tool_verdict
 from portico.ids import new_id, now_iso
 from portico.models.common import ListQuery, Page, Role
 from portico.models.identity import Principal
@@ -27,6 +28,7 @@ from portico.models.toolsets import (
     ToolsetTools,
 )
 from portico.repositories.main import MainRepository
+from portico.services import org_settings
 from portico.services.access import owned
 from portico.services.servers import ServerService, definition_hash, public_base_url
 
@@ -46,6 +48,11 @@ def _matches(item: dict[str, Any], query: ListQuery) -> bool:
     return not (query.created_before and created >= query.created_before.isoformat()[:19])
 
 
+def _joins(tool: dict[str, Any], server: dict[str, Any]) -> bool:
+    enabled, _, code = tool_verdict(tool, server)
+    return enabled or code == "APPROVAL_REQUIRED"
+
+
 class ToolService:
     def __init__(self, repo: MainRepository, gateway: Gateway, servers: ServerService) -> None:
         self.repo = repo
@@ -62,6 +69,7 @@ class ToolService:
             disabled=not enabled,
             disabled_reason=reason,
             server_name=server["name"] if server else None,
+            approval_status=policy.approval_status(tool, server),
         )
         return view
 
@@ -305,13 +313,18 @@ class ToolsetService:
         """Raises: ValidationError (unknown tools), ConflictError (exposed-name collision)."""
         org_id = auth.require_member(principal, Role.ADMIN)
         stamp = now_iso()
+        exposure = (
+            body.exposure_mode.value
+            if "exposure_mode" in body.model_fields_set
+            else org_settings.exposure_mode(self.gateway.org_settings(org_id))  # the org's default_exposure_mode
+        )
         toolset: dict[str, Any] = {
             "id": new_id("ts"),
             "org_id": org_id,
             "name": body.name,
             "description": body.description,
             "tags": body.tags,
-            "exposure_mode": body.exposure_mode.value,
+            "exposure_mode": exposure,
             "status": "active",
             "tool_ids": [],
             "aliases": {},
@@ -396,16 +409,18 @@ class ToolsetService:
                 found = self.repo.get_server(org_id, server_id)
             assert found is not None
             server = found[0]
-            tools += [t for t in self.repo.server_tools(server_id) if tool_state(t, server)[0]]
+            # Tools awaiting approval join too: they are exposed once approved, refused until then.
+            tools += [t for t in self.repo.server_tools(server_id) if _joins(t, server)]
         aliases = self._prefix_collisions(tools) if body.on_conflict == "prefix" else {}
-        create = ToolsetCreate(
-            name=body.name,
-            description=body.description,
-            exposure_mode=body.exposure_mode,
-            tool_ids=[t["id"] for t in tools][:MAX_TOOLS],
-            aliases=aliases,
-        )
-        return self.create(principal, create)
+        fields: dict[str, Any] = {
+            "name": body.name,
+            "description": body.description,
+            "tool_ids": [t["id"] for t in tools][:MAX_TOOLS],
+            "aliases": aliases,
+        }
+        if "exposure_mode" in body.model_fields_set:
+            fields["exposure_mode"] = body.exposure_mode
+        return self.create(principal, ToolsetCreate(**fields))
 
     def _prefix_collisions(self, tools: list[dict[str, Any]]) -> dict[str, str]:
         counts: dict[str, int] = {}
@@ -439,7 +454,16 @@ class ToolsetService:
         except Exception:
             self.servers.delete(principal, server.id)
             raise
-        return GatewaySync(server_id=server.id, added=synced.added, changed=[], removed=[], toolset=view)
+        return GatewaySync(
+            server_id=server.id,
+            added=synced.added,
+            changed=[],
+            removed=[],
+            pending_approval=synced.pending_approval,
+            quarantined=synced.quarantined,
+            flags=synced.flags,
+            toolset=view,
+        )
 
     def _prefix_collisions_against(self, toolset: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, str]:
         taken = set(self.tools._exposed_names(toolset).keys())
@@ -470,7 +494,14 @@ class ToolsetService:
         new = [t for t in self.repo.server_tools(server_id) if t["id"] not in toolset["tool_ids"]]
         view = self._add(toolset, version, new, {}) if new else self._save(toolset, version)
         return GatewaySync(
-            server_id=server_id, added=synced.added, changed=synced.changed, removed=synced.removed, toolset=view
+            server_id=server_id,
+            added=synced.added,
+            changed=synced.changed,
+            removed=synced.removed,
+            pending_approval=synced.pending_approval,
+            quarantined=synced.quarantined,
+            flags=synced.flags,
+            toolset=view,
         )
 
     def _save(self, toolset: dict[str, Any], version: int) -> Toolset:

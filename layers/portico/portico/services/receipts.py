@@ -58,10 +58,11 @@ class ReceiptService:
     def store(self, events: list[ToolExecuted]) -> None:
         """Write receipts idempotently (the receipt id is the key: a redelivery overwrites itself)."""
         assert self.table is not None
-        expires = int((now() + timedelta(days=self.retention_days)).timestamp())
         stamp = now_iso()
         items = []
         for e in events:
+            # The org's retention travels with the event, so the writer needs no settings lookup.
+            expires = int((now() + timedelta(days=e.retention_days or self.retention_days)).timestamp())
             receipt = Receipt(**e.model_dump(), stored_at=stamp)
             items.append(
                 {

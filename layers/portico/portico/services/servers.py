@@ -15,13 +15,15 @@ from portico.errors import (
     UpstreamError,
     ValidationError,
 )
-from portico.gateway import downstream
+from portico.gateway import downstream, policy
 from portico.gateway.service import CallContext, Gateway
 from portico.ids import new_id, now_iso
 from portico.models.common import ListQuery, Role
 from portico.models.identity import Principal
+from portico.models.policy import ApproveResult, ApproveTools, ToolFlag
 from portico.models.servers import (
     AccessInfo,
+    ApprovalPolicy,
     DisabledToolsUpdate,
     InvokeRequest,
     InvokeResult,
@@ -42,6 +44,9 @@ from portico.services.access import owned
 from portico.services.limits import remote_server_limit
 
 MASK = "********"
+# (``ServerService.list`` shadows the builtin in the class body's annotations)
+ToolRecords = list[dict[str, Any]]
+Flags = list[ToolFlag]
 QUOTA_COUNTER = "remote_servers"
 
 
@@ -151,9 +156,12 @@ class ServerService:
         server, version = self._load(principal, server_id, Role.ADMIN)
         old_name = server["name"]
         changes = body.model_dump(exclude_unset=True, mode="json")
-        if any(v is None for k, v in changes.items() if k not in ("description",)):
+        if any(v is None for k, v in changes.items() if k not in ("description", "rate_limits")):
             raise ValidationError("fields other than description cannot be null", fields=sorted(changes))
+        baseline = self._policy_baseline(server, changes.get("approval_policy"))
         server.update(changes, updated_at=now_iso())
+        if baseline is not None:
+            server["tool_approval_hashes"] = policy.approved_hashes(baseline)
         try:
             self.repo.put_server(server, version, old_name=old_name)
         except ConflictError as exc:
@@ -164,9 +172,25 @@ class ServerService:
             ):
                 raise ConflictError(f"a server named {body.name!r} already exists", field="name") from exc
             raise
+        if baseline is not None:
+            self.repo.replace_server_tools(baseline, [])
         self.gateway.invalidate(server["org_id"])
         self.gateway.connections.forget(server_id)
         return self._view(principal, server)
+
+    def _policy_baseline(self, server: dict[str, Any], new_policy: str | None) -> ToolRecords | None:
+        """Switching a synced server from ``auto_approve`` to ``require_approval_on_change`` approves what
+        it has now, as a first sync would (later changes are then quarantined). From
+        ``require_approval_all`` nothing is approved implicitly. Returns the tools to rewrite, if any."""
+        old_policy = server.get("approval_policy", "auto_approve")
+        if new_policy != "require_approval_on_change" or old_policy != "auto_approve":
+            return None
+        if not server.get("last_synced_at"):
+            return None  # the first sync will approve
+        tools = self.repo.server_tools(server["id"])
+        for tool in tools:
+            policy.approve(tool)
+        return tools
 
     def delete(self, principal: Principal, server_id: str) -> None:
         server, version = self._load(principal, server_id, Role.ADMIN)
@@ -240,6 +264,10 @@ class ServerService:
         stamp = now_iso()
         existing = {t["name"]: t for t in self.repo.server_tools(server_id)}
         upserts, added, changed, unchanged = [], [], [], 0
+        current: list[dict[str, Any]] = []
+        first_on_change = server.get("approval_policy") == "require_approval_on_change" and not server.get(
+            "last_synced_at"
+        )
         for t in listed:
             dumped = t.model_dump(mode="json", exclude_none=True)
             tool = {
@@ -256,30 +284,44 @@ class ServerService:
             }
             tool["definition_hash"] = definition_hash(tool)
             previous = existing.get(t.name)
-            for curated in ("tags", "alias", "description_override"):
+            for curated in ("tags", "alias", "description_override", "approved_hash", "approved_definition"):
                 if previous and previous.get(curated) is not None:
                     tool[curated] = previous[curated]
             tool["created_at"] = previous["created_at"] if previous else stamp
             tool["updated_at"] = stamp
+            current.append(tool)
+            if first_on_change:
+                policy.approve(tool)  # under require_approval_on_change, the first sync approves
             if previous is None:
                 added.append(t.name)
             elif previous["definition_hash"] != tool["definition_hash"]:
                 changed.append(t.name)
             else:
                 unchanged += 1
-                continue
+                if not first_on_change:
+                    continue
             upserts.append(tool)
         names = {t.name for t in listed}
         removals = [t for n, t in existing.items() if n not in names]
         self.repo.replace_server_tools(upserts, removals)
-        server.update(tools_count=len(names), last_synced_at=stamp, last_checked_at=stamp, last_error=None)
+        # The approved hashes follow the tools: a removed tool's approval goes with it.
+        done = {
+            "tools_count": len(names),
+            "last_synced_at": stamp,
+            "last_checked_at": stamp,
+            "last_error": None,
+            "tool_approval_hashes": policy.approved_hashes(current),
+        }
+        server.update(done)
         try:
             self.repo.put_server(server, version)
         except ConflictError:
             fresh, fresh_version = self._load(principal, server_id, Role.ADMIN)
-            fresh.update(tools_count=len(names), last_synced_at=stamp, last_checked_at=stamp, last_error=None)
+            fresh.update(done)
             self.repo.put_server(fresh, fresh_version)
+            server = fresh
         self.gateway.invalidate(server["org_id"])
+        status = {t["name"]: policy.approval_status(t, server) for t in current}
         return SyncResult(
             server_id=server_id,
             tools_count=len(names),
@@ -288,16 +330,78 @@ class ServerService:
             removed=sorted(t["name"] for t in removals),
             unchanged=unchanged,
             synced_at=stamp,
+            approval_policy=ApprovalPolicy(server.get("approval_policy") or "auto_approve"),
+            approved=sorted(t["name"] for t in current) if first_on_change else [],
+            pending_approval=sorted(n for n, s in status.items() if s in ("pending", "quarantined")),
+            quarantined=[policy.quarantine_view(t) for t in current if status[t["name"]] == "quarantined"],
+            flags=self._flags(server, current),
         )
 
+    def _flags(self, server: dict[str, Any], tools: ToolRecords) -> Flags:
+        org_id = server["org_id"]
+        names = {s["id"]: s["name"] for s in self.repo.org_servers(org_id)}
+        return policy.flags_for(tools, server["id"], self.repo.org_tools(org_id), names)
+
     def tools(self, principal: Principal, server_id: str) -> ServerTools:
+        """The server's tools with their disabled and approval state; a quarantined tool shows its approved
+        and its new definition; flags name hidden characters and names shared with other servers' tools."""
         server, _ = self._load(principal, server_id)
         disabled = set(server.get("disabled_tools", []))
+        stored = sorted(self.repo.server_tools(server_id), key=lambda t: t["name"])
+        flags = self._flags(server, stored)
+        status = {t["name"]: policy.approval_status(t, server) for t in stored}
         tools = [
-            Tool.model_validate({**t, "disabled": t["name"] in disabled}) for t in self.repo.server_tools(server_id)
+            Tool.model_validate(
+                {
+                    **t,
+                    "disabled": t["name"] in disabled,
+                    "approval_status": status[t["name"]],
+                    "approved_definition": t.get("approved_definition") if status[t["name"]] == "quarantined" else None,
+                    "flags": [f for f in flags if f.tool == t["name"]],
+                }
+            )
+            for t in stored
         ]
-        tools.sort(key=lambda t: t.name)
-        return ServerTools(server_id=server_id, tools=tools, disabled_tools=sorted(disabled), total=len(tools))
+        return ServerTools(
+            server_id=server_id,
+            approval_policy=ApprovalPolicy(server.get("approval_policy") or "auto_approve"),
+            tools=tools,
+            disabled_tools=sorted(disabled),
+            pending_approval=[n for n, s in status.items() if s in ("pending", "quarantined")],
+            quarantined=[policy.quarantine_view(t) for t in stored if status[t["name"]] == "quarantined"],
+            flags=flags,
+            total=len(tools),
+        )
+
+    def approve(self, principal: Principal, server_id: str, body: ApproveTools) -> ApproveResult:
+        """Pin the current definition hashes of the named tools (or all of them): they are exposed under
+        an approval policy until their definition changes again.
+
+        Raises:
+            ForbiddenError: not an admin.  ValidationError: unknown tool names (``details.unknown_tools``).
+            ConflictError: the server changed concurrently (retry).
+        """
+        server, version = self._load(principal, server_id, Role.ADMIN)
+        tools = self.repo.server_tools(server_id)
+        by_name = {t["name"]: t for t in tools}
+        names = sorted(by_name) if body.all else sorted(set(body.tools or []))
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ValidationError("unknown tool names (sync the server first?)", field="tools", unknown_tools=unknown)
+        for name in names:
+            policy.approve(by_name[name])
+        # The server record is what the gateway enforces: write it first, guarded by its version.
+        server.update(tool_approval_hashes=policy.approved_hashes(tools), updated_at=now_iso())
+        self.repo.put_server(server, version)
+        self.repo.replace_server_tools([by_name[n] for n in names], [])
+        self.gateway.invalidate(server["org_id"])
+        status = {t["name"]: policy.approval_status(t, server) for t in tools}
+        return ApproveResult(
+            server_id=server_id,
+            approved=names,
+            tool_approval_hashes=server["tool_approval_hashes"],
+            pending_approval=sorted(n for n, s in status.items() if s in ("pending", "quarantined")),
+        )
 
     def set_disabled(self, principal: Principal, server_id: str, body: DisabledToolsUpdate) -> ServerTools:
         """Replace the disabled list; every name must be a known tool of this server.
