@@ -77,3 +77,8 @@ def server_everything() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+def guarded_server(port: int, *extra: str) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """``tests/fixtures/guarded_server.py``: bearer-token and/or (m)TLS guarded MCP server on loopback."""
+    return running([sys.executable, str(FIXTURES / "guarded_server.py"), str(port), *extra], port)

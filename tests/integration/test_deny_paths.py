@@ -41,6 +41,11 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/v1/mcp/servers/{server_id}/tools"): ("viewer", None),
     ("PUT", "/v1/mcp/servers/{server_id}/tools/disabled"): ("admin", {"disabled_tools": []}),
     ("POST", "/v1/mcp/servers/{server_id}/invoke"): ("member", {"tool_name": "echo"}),
+    ("GET", "/v1/mcp/servers/export"): ("viewer", None),
+    ("POST", "/v1/mcp/servers/import"): ("admin", {"mcpServers": {}}),
+    ("PUT", "/v1/secrets/{name}"): ("admin", {"value": "deny"}),
+    ("GET", "/v1/secrets"): ("viewer", None),
+    ("DELETE", "/v1/secrets/{name}"): ("admin", None),
     ("GET", "/v1/tools"): ("viewer", None),
     ("POST", "/v1/tools"): ("admin", {"name": "deny_tool", "url": "http://a.example/x"}),
     ("GET", "/v1/tools/{tool_id}"): ("viewer", None),
@@ -80,6 +85,8 @@ NOT_ID_SCOPED = {
     ("DELETE", "/mcp/toolsets/{toolset_id}"),
     ("GET", "/mcp/servers/{server_id}"),
     ("DELETE", "/mcp/servers/{server_id}"),
+    # Secret names are per org: a PUT with another org's name creates this org's own secret.
+    ("PUT", "/v1/secrets/{name}"),
 }
 LOWER = {"admin": "member", "member": "viewer", "operator": "admin"}
 
@@ -106,6 +113,7 @@ def _ids(api: Api, org: OrgCtx) -> dict[str, str]:
     key = api.post("/v1/api-keys", org.admin_key, {"name": "target"}).data["api_key"]
     tool = api.post("/v1/tools", org.admin_key, {"name": "target_tool", "url": "http://a.example/t"}).data
     toolset = api.post("/v1/toolsets", org.admin_key, {"name": "target", "tool_ids": [tool["id"]]}).data
+    secret = api.put("/v1/secrets/TARGET_SECRET", org.admin_key, {"value": "target-value"}).data
     gateway = {"gateway_server_ids": [server["id"]]}
     _attach(org, toolset["id"], gateway)
     return {
@@ -116,6 +124,7 @@ def _ids(api: Api, org: OrgCtx) -> dict[str, str]:
         "tool_id": tool["id"],
         "toolset_id": toolset["id"],
         "receipt_id": "rcpt_000000000000000000000000",
+        "name": secret["name"],
     }
 
 

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from portico.services.identity import IdentityService
     from portico.services.receipts import ReceiptService
     from portico.services.receipts_query import ReceiptQueryService
+    from portico.services.secrets import SecretService
     from portico.services.servers import ServerService
+    from portico.services.transfer import ServerTransfer
 
 
 @cache
@@ -29,7 +31,7 @@ def servers() -> ServerService:
     from portico.repositories.main import main_repository
     from portico.services.servers import ServerService
 
-    return ServerService(main_repository(), gateway())
+    return ServerService(main_repository(), gateway(), secrets())
 
 
 @cache
@@ -61,7 +63,12 @@ def gateway() -> Gateway:
     from portico.repositories.main import main_repository
     from portico.settings import get_settings
 
-    return Gateway(main_repository(), receipts(), resolve_ttl=get_settings().resolve_cache_seconds)
+    return Gateway(
+        main_repository(),
+        receipts(),
+        resolve_ttl=get_settings().resolve_cache_seconds,
+        secrets=secrets().resolver,
+    )
 
 
 @cache
@@ -102,3 +109,22 @@ def receipts_query() -> ReceiptQueryService:
     from portico.settings import get_settings
 
     return ReceiptQueryService(Table(get_settings().require("receipts_table")))
+
+
+@cache
+def secrets() -> SecretService:
+    from portico.repositories.main import main_repository
+    from portico.repositories.secrets import SecretIndex, secret_values
+    from portico.services.secrets import SecretResolver, SecretService
+    from portico.settings import get_settings
+
+    repo = main_repository()
+    resolver = SecretResolver(SecretIndex(repo), secret_values(), ttl=get_settings().resolve_cache_seconds)
+    return SecretService(repo, secret_values(), resolver)
+
+
+@cache
+def transfer() -> ServerTransfer:
+    from portico.services.transfer import ServerTransfer
+
+    return ServerTransfer(servers())

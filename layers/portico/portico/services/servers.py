@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portico import auth
 from portico.context import public_base_url
@@ -15,7 +15,7 @@ from portico.errors import (
     UpstreamError,
     ValidationError,
 )
-from portico.gateway import downstream
+from portico.gateway import credentials, downstream
 from portico.gateway.service import CallContext, Gateway
 from portico.ids import new_id, now_iso
 from portico.models.common import ListQuery, Role
@@ -41,7 +41,10 @@ from portico.repositories.main import MainRepository
 from portico.services.access import owned
 from portico.services.limits import remote_server_limit
 
-MASK = "********"
+if TYPE_CHECKING:
+    from portico.services.secrets import SecretService
+
+MASK = credentials.MASK
 QUOTA_COUNTER = "remote_servers"
 
 
@@ -62,9 +65,10 @@ def endpoint_url(server_id: str) -> str | None:
 
 
 class ServerService:
-    def __init__(self, repo: MainRepository, gateway: Gateway) -> None:
+    def __init__(self, repo: MainRepository, gateway: Gateway, secrets: SecretService | None = None) -> None:
         self.repo = repo
         self.gateway = gateway
+        self.secrets = secrets
 
     # ------------------------------------------------------------- views
     def _view(self, principal: Principal, server: dict[str, Any]) -> Server:
@@ -73,7 +77,7 @@ class ServerService:
         return Server.model_validate(
             {
                 **server,
-                "headers": {name: MASK for name in server.get("headers", {})},
+                **credentials.public_config(server),
                 "is_creator": is_creator,
                 "role": role,
                 "access_info": AccessInfo(role=role, is_creator=is_creator, creator_id=server.get("created_by")),
@@ -83,15 +87,27 @@ class ServerService:
     def _load(self, principal: Principal, server_id: str, role: Role = Role.VIEWER) -> tuple[dict[str, Any], int]:
         return owned(self.repo, principal, "server", server_id, role)
 
-    @staticmethod
-    def target(server: dict[str, Any]) -> downstream.Target:
-        return downstream.Target(
-            server_id=server["id"],
-            name=server["name"],
-            url=server["url"],
-            transport=server.get("transport") or "streamable-http",
-            headers=dict(server.get("headers") or {}),
-        )
+    def target(self, server: dict[str, Any]) -> downstream.Target:
+        """The downstream target, secret references resolved now (raises UpstreamError if one is missing)."""
+        return self.gateway.target(server)
+
+    def _check_references(self, org_id: str, server: dict[str, Any]) -> None:
+        """Every secret a server config refers to must exist when the config is written.
+
+        Raises:
+            ValidationError: 400 naming the field and the secret.
+        """
+        refs = credentials.references(server)
+        if not refs:
+            return
+        if self.secrets is None:
+            raise ValidationError("secrets are not available on this deployment", field=refs[0][0])
+        missing = self.secrets.missing(org_id, server)
+        if missing:
+            field, name = missing[0]
+            raise ValidationError(
+                f"{field}: secret {name} does not exist", field=field, secret=name, missing=[n for _, n in missing]
+            )
 
     # ------------------------------------------------------------- CRUD
     def create(self, principal: Principal, body: ServerCreate) -> Server:
@@ -105,6 +121,7 @@ class ServerService:
         limit = remote_server_limit(principal.tier)
         stamp = now_iso()
         server_id = new_id("mcp")
+        self._check_references(org_id, body.model_dump(mode="json"))
         server = {
             **body.model_dump(mode="json"),
             "id": server_id,
@@ -151,9 +168,10 @@ class ServerService:
         server, version = self._load(principal, server_id, Role.ADMIN)
         old_name = server["name"]
         changes = body.model_dump(exclude_unset=True, mode="json")
-        if any(v is None for k, v in changes.items() if k not in ("description",)):
+        if any(v is None for k, v in changes.items() if k not in ("description", "auth", "tls")):
             raise ValidationError("fields other than description cannot be null", fields=sorted(changes))
         server.update(changes, updated_at=now_iso())
+        self._check_references(server["org_id"], server)
         try:
             self.repo.put_server(server, version, old_name=old_name)
         except ConflictError as exc:
