@@ -101,8 +101,19 @@ def test_without_a_client_certificate_the_error_names_the_server(api: Api, org: 
     server = _server(api, org, f"https://localhost:{mtls.port}/mcp", {"ca_cert": "{{ secrets.CA }}"}, "no-cert")
     tested = api.post(f"/v1/mcp/servers/{server['id']}/test", org.admin_key).data
     assert tested["connected"] is False and "no-cert" in tested["error"], tested
+    assert "client certificate" in tested["error"]
     synced = api.post(f"/v1/mcp/servers/{server['id']}/sync", org.admin_key)
     assert synced.status == 502 and synced.code == "UPSTREAM_ERROR" and "no-cert" in synced.body["message"]
+    # The pooled client path: synced with the certificate, then the certificate taken away.
+    assert api.patch(f"/v1/mcp/servers/{server['id']}", org.admin_key, {"tls": MTLS}).status == 200
+    assert api.post(f"/v1/mcp/servers/{server['id']}/sync", org.admin_key).data["added"] == ["echo"]
+    assert (
+        api.patch(f"/v1/mcp/servers/{server['id']}", org.admin_key, {"tls": {"ca_cert": "{{ secrets.CA }}"}}).status
+        == 200
+    )
+    refused = api.post(f"/v1/mcp/servers/{server['id']}/invoke", org.admin_key, {"tool_name": "echo", "arguments": {}})
+    assert refused.status == 502 and refused.code == "UPSTREAM_ERROR"
+    assert "no-cert" in refused.body["message"] and "client certificate" in refused.body["message"]
 
 
 def test_a_certificate_from_another_ca_is_refused(api: Api, org: OrgCtx, mtls: Pki) -> None:

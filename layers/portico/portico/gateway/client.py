@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from portico import __version__
 from portico.errors import UpstreamError, UpstreamTimeoutError
-from portico.gateway.downstream import Target, check_destination
+from portico.gateway.downstream import Target, check_destination, closed_hint
 
 HANDSHAKE_VERSION = "2025-11-25"
 MODERN_VERSION = "2026-07-28"
@@ -275,6 +275,8 @@ class Connection:
             raise self._tls_error(exc) from exc
         except (ConnectionRefusedError, socket.gaierror) as exc:
             raise self._error("unreachable (connection refused or no such host)") from exc
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+            raise self._error(f"unreachable ({type(exc).__name__}){closed_hint(self.target)}") from exc
         except (OSError, http.client.HTTPException) as exc:
             raise self._error(f"unreachable ({type(exc).__name__})") from exc
 
@@ -354,7 +356,8 @@ class Connection:
         return UpstreamError(f"server {self.target.name}: {why}", server_id=self.target.server_id)
 
     def _tls_error(self, exc: ssl.SSLError) -> UpstreamError:
-        return self._error(f"TLS failed ({tls_reason(exc)})")
+        closed = isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError)
+        return self._error(f"TLS failed ({tls_reason(exc)}){closed_hint(self.target) if closed else ''}")
 
     def _timeout(self) -> UpstreamTimeoutError:
         return UpstreamTimeoutError(

@@ -63,6 +63,17 @@ class Target:
         return ssl_context(self.tls, self.name)
 
 
+def closed_hint(target: Target) -> str:
+    """What to say when an ``https`` server hangs up without answering and we sent no client certificate:
+    a server that requires one (mTLS) closes the connection right after the TLS handshake."""
+    if not target.url.lower().startswith("https:") or (target.tls and target.tls.client_cert):
+        return ""
+    return (
+        "; the server closed the TLS connection without answering: it may require a client certificate"
+        " (set tls.client_cert and tls.client_key)"
+    )
+
+
 def check_destination(url: str) -> None:
     """Refuse loopback, private and link-local destinations unless the deployment allows them (SSRF).
 
@@ -148,8 +159,11 @@ def run(target: Target, operation: Callable[[Any], Awaitable[T]]) -> T:
             f"server {target.name} answered with an error: {exc}", server_id=target.server_id, mcp_code=exc.error.code
         ) from exc
     except (OSError, httpx2.HTTPError, BaseExceptionGroup, ValueError, RuntimeError) as exc:
+        why = _describe(exc)
+        if why.startswith(("ReadError", "RemoteProtocolError", "BrokenResourceError")) or "SSLEOFError" in why:
+            why += closed_hint(target)
         raise UpstreamError(
-            f"server {target.name} is unreachable or misbehaved: {_describe(exc)}", server_id=target.server_id
+            f"server {target.name} is unreachable or misbehaved: {why}", server_id=target.server_id
         ) from exc
 
 
@@ -170,4 +184,5 @@ def _describe(exc: BaseException) -> str:
 
             return f"TLS failed ({tls_reason(cause)})"
         cause = cause.__cause__ or cause.__context__
-    return f"{type(exc).__name__}: {exc}"[:300]
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
