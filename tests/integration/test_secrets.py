@@ -146,7 +146,7 @@ def _everything_said(api: Api, org: OrgCtx, runtime: LocalRuntime, server: dict[
 
 
 def test_a_token_from_a_secret_reaches_the_downstream_and_nowhere_else(
-    api: Api, org: OrgCtx, runtime: LocalRuntime, guarded_url: str
+    api: Api, org: OrgCtx, runtime: LocalRuntime, guarded_url: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     assert api.put("/v1/secrets/GUARD_TOKEN", org.admin_key, {"value": TOKEN}).status < 300
     server = _register(api, org, guarded_url, auth={"type": "token", "token": {"secret_id": "GUARD_TOKEN"}})
@@ -169,6 +169,10 @@ def test_a_token_from_a_secret_reaches_the_downstream_and_nowhere_else(
     wait_until(lambda: len(receipts_of(runtime, org.org_id)) >= 2)
     said = _everything_said(api, org, runtime, server)
     assert TOKEN not in said and "GUARD_TOKEN" in said
+    # Nor in any log line written meanwhile (handlers' structured logs, the local gateway, moto).
+    api.post(f"/v1/mcp/servers/{server['id']}/invoke", org.admin_key, {"tool_name": "nope"})
+    logged = capfd.readouterr()
+    assert TOKEN not in logged.out and TOKEN not in logged.err
 
 
 def test_header_templates_resolve_and_rotation_takes_effect(
@@ -196,6 +200,9 @@ def test_literal_header_values_are_masked(api: Api, org: OrgCtx) -> None:
         "/v1/mcp/servers", org.admin_key, {"name": "lit", "url": "http://a.example/mcp", "headers": {"X-K": "plain-v"}}
     ).data
     assert server["headers"] == {"X-K": "********"}
+    # Sending a masked value back (a GET pasted into a PATCH) does not overwrite the real one.
+    echoed = api.patch(f"/v1/mcp/servers/{server['id']}", org.admin_key, {"headers": server["headers"]})
+    assert echoed.status == 400 and echoed.body["details"]["field"] == "headers.X-K"
     assert "plain-v" not in json.dumps(api.get("/v1/mcp/servers/export?format=claude", org.admin_key).body)
 
 

@@ -48,6 +48,16 @@ def references(server: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+def configured_values(server: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every ``(field, value)`` of a server config that may hold a credential."""
+    found = [(f"{section}.{k}", v) for section in ("headers", "env") for k, v in (server.get(section) or {}).items()]
+    auth = server.get("auth") or {}
+    if "token" in auth:
+        found.append(("auth.token", auth["token"]))
+    found += [(f"auth.headers.{k}", v) for k, v in (auth.get("headers") or {}).items()]
+    return found
+
+
 def resolve(value: Any, lookup: Lookup) -> str:
     """A configured value with its references replaced by secret values."""
     if isinstance(value, dict) and "secret_id" in value:

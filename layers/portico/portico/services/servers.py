@@ -97,6 +97,11 @@ class ServerService:
         Raises:
             ValidationError: 400 naming the field and the secret.
         """
+        for field, value in credentials.configured_values(server):
+            if value == MASK:
+                raise ValidationError(
+                    f"{field}: the value is masked; send the real value or a secret reference", field=field
+                )
         refs = credentials.references(server)
         if not refs:
             return
