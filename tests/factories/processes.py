@@ -82,3 +82,8 @@ def server_everything() -> Iterator[str]:
 def tricky_server(port: int) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """`tests/fixtures/tricky_server.py`: a colliding tool name and hidden characters."""
     return running([sys.executable, str(FIXTURES / "tricky_server.py"), str(port)], port)
+
+
+def guarded_server(port: int, *extra: str) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """``tests/fixtures/guarded_server.py``: bearer-token and/or (m)TLS guarded MCP server on loopback."""
+    return running([sys.executable, str(FIXTURES / "guarded_server.py"), str(port), *extra], port)

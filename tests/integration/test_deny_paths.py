@@ -48,6 +48,11 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/v1/mcp/servers/{server_id}/tools/approve"): ("admin", {"all": True}),
     ("GET", "/v1/settings"): ("viewer", None),
     ("PUT", "/v1/settings/{key}"): ("admin", {"value": "progressive"}),
+    ("GET", "/v1/mcp/servers/export"): ("viewer", None),
+    ("POST", "/v1/mcp/servers/import"): ("admin", {"mcpServers": {}}),
+    ("PUT", "/v1/secrets/{name}"): ("admin", {"value": "deny"}),
+    ("GET", "/v1/secrets"): ("viewer", None),
+    ("DELETE", "/v1/secrets/{name}"): ("admin", None),
     ("GET", "/v1/tools"): ("viewer", None),
     ("POST", "/v1/tools"): ("admin", {"name": "deny_tool", "url": "http://a.example/x"}),
     ("GET", "/v1/tools/{tool_id}"): ("viewer", None),
@@ -88,6 +93,8 @@ NOT_ID_SCOPED = {
     ("DELETE", "/mcp/toolsets/{toolset_id}"),
     ("GET", "/mcp/servers/{server_id}"),
     ("DELETE", "/mcp/servers/{server_id}"),
+    # Secret names are per org: a PUT with another org's name creates this org's own secret.
+    ("PUT", "/v1/secrets/{name}"),
 }
 LOWER = {"admin": "member", "member": "viewer", "operator": "admin"}
 
@@ -114,6 +121,7 @@ def _ids(api: Api, org: OrgCtx) -> dict[str, str]:
     key = api.post("/v1/api-keys", org.admin_key, {"name": "target"}).data["api_key"]
     tool = api.post("/v1/tools", org.admin_key, {"name": "target_tool", "url": "http://a.example/t"}).data
     toolset = api.post("/v1/toolsets", org.admin_key, {"name": "target", "tool_ids": [tool["id"]]}).data
+    secret = api.put("/v1/secrets/TARGET_SECRET", org.admin_key, {"value": "target-value"}).data
     gateway = {"gateway_server_ids": [server["id"]]}
     _attach(org, toolset["id"], gateway)
     return {
@@ -125,6 +133,7 @@ def _ids(api: Api, org: OrgCtx) -> dict[str, str]:
         "toolset_id": toolset["id"],
         "receipt_id": "rcpt_000000000000000000000000",
         "key": "default_exposure_mode",
+        "name": secret["name"],
     }
 
 

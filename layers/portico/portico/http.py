@@ -79,10 +79,17 @@ def no_content() -> Response[None]:
     return Response(status_code=204, content_type=JSON, body=None)
 
 
+# Routes that also take a TOML body (a gateway configuration to import).
+TOML_ROUTES = {("POST", "/v1/mcp/servers/import")}
+
+
 def _not_json(event: dict[str, Any]) -> dict[str, Any] | None:
     """Bodies are JSON: say so plainly instead of failing on a form-encoded guess."""
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    if not event.get("body") or "json" in headers.get("content-type", "json").lower():
+    content_type = headers.get("content-type", "json").lower()
+    if not event.get("body") or "json" in content_type:
+        return None
+    if "toml" in content_type and (event.get("httpMethod"), event.get("resource")) in TOML_ROUTES:
         return None
     body = {
         "error_code": "VALIDATION_ERROR",
@@ -162,6 +169,13 @@ def handler(app: APIGatewayRestResolver) -> Any:
             invocation_finished()
 
     return lambda_handler
+
+
+def raw_body(app: APIGatewayRestResolver) -> tuple[str, str | None]:
+    """The request body as text and its Content-Type (for routes that parse the body themselves)."""
+    event = app.current_event
+    body = event.decoded_body or ""
+    return body, event.headers.get("content-type") or event.headers.get("Content-Type")
 
 
 def query_param(app: APIGatewayRestResolver, name: str) -> str | None:

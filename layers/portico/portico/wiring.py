@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from portico.services.org_settings import OrgSettingsService
     from portico.services.receipts import ReceiptService
     from portico.services.receipts_query import ReceiptQueryService
+    from portico.services.secrets import SecretService
     from portico.services.servers import ServerService
+    from portico.services.transfer import ServerTransfer
 
 
 @cache
@@ -41,7 +43,7 @@ def servers() -> ServerService:
     from portico.repositories.main import main_repository
     from portico.services.servers import ServerService
 
-    return ServerService(main_repository(), gateway())
+    return ServerService(main_repository(), gateway(), secrets())
 
 
 @cache
@@ -73,7 +75,12 @@ def gateway() -> Gateway:
     from portico.repositories.main import main_repository
     from portico.settings import get_settings
 
-    return Gateway(main_repository(), receipts(), resolve_ttl=get_settings().resolve_cache_seconds)
+    return Gateway(
+        main_repository(),
+        receipts(),
+        resolve_ttl=get_settings().resolve_cache_seconds,
+        secrets=secrets().resolver,
+    )
 
 
 @cache
@@ -122,3 +129,22 @@ def org_settings() -> OrgSettingsService:
     from portico.services.org_settings import OrgSettingsService
 
     return OrgSettingsService(main_repository(), gateway())
+
+
+@cache
+def secrets() -> SecretService:
+    from portico.repositories.main import main_repository
+    from portico.repositories.secrets import SecretIndex, secret_values
+    from portico.services.secrets import SecretResolver, SecretService
+    from portico.settings import get_settings
+
+    repo = main_repository()
+    resolver = SecretResolver(SecretIndex(repo), secret_values(), ttl=get_settings().resolve_cache_seconds)
+    return SecretService(repo, secret_values(), resolver)
+
+
+@cache
+def transfer() -> ServerTransfer:
+    from portico.services.transfer import ServerTransfer
+
+    return ServerTransfer(servers())

@@ -18,6 +18,7 @@ import http.client
 import itertools
 import json
 import socket
+import ssl
 import threading
 import time
 from collections import OrderedDict
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 
 from portico import __version__
 from portico.errors import UpstreamError, UpstreamTimeoutError
-from portico.gateway.downstream import Target, check_destination
+from portico.gateway.downstream import Target, check_destination, closed_hint
 
 HANDSHAKE_VERSION = "2025-11-25"
 MODERN_VERSION = "2026-07-28"
@@ -62,23 +63,33 @@ class Wire:
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def _connections(self) -> dict[tuple[str, str, int], http.client.HTTPConnection]:
-        found: dict[tuple[str, str, int], http.client.HTTPConnection] | None = getattr(self._local, "c", None)
+    def _connections(self) -> dict[tuple[str, str, int, int], http.client.HTTPConnection]:
+        found: dict[tuple[str, str, int, int], http.client.HTTPConnection] | None = getattr(self._local, "c", None)
         if found is None:
             found = self._local.c = {}
         return found
 
     def request(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str], connect: float, read: float
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        connect: float,
+        read: float,
+        context: ssl.SSLContext | None = None,
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """Send one request; the caller reads the response fully or calls ``discard``.
+
+        Connections are kept per origin and TLS context (a server's CA and client certificate are
+        part of what a pooled connection is).
 
         Raises:
             OSError / http.client.HTTPException: connecting, sending or reading the status failed.
         """
         parts = urlsplit(url)
         https = parts.scheme == "https"
-        key = (parts.scheme, parts.hostname or "", parts.port or (443 if https else 80))
+        key = (parts.scheme, parts.hostname or "", parts.port or (443 if https else 80), id(context) if context else 0)
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -87,8 +98,11 @@ class Wire:
             connection = connections.get(key)
             reused = connection is not None and connection.sock is not None
             if connection is None:
-                kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
-                connection = connections[key] = kind(key[1], key[2], timeout=connect)
+                if https:
+                    connection = http.client.HTTPSConnection(key[1], key[2], timeout=connect, context=context)
+                else:
+                    connection = http.client.HTTPConnection(key[1], key[2], timeout=connect)
+                connections[key] = connection
             try:
                 if connection.sock is None:
                     connection.timeout = connect
@@ -107,7 +121,7 @@ class Wire:
                 raise
         raise AssertionError("unreachable")
 
-    def discard(self, key: tuple[str, str, int] | None, connection: http.client.HTTPConnection) -> None:
+    def discard(self, key: tuple[str, str, int, int] | None, connection: http.client.HTTPConnection) -> None:
         connection.close()
         if key is not None:
             self._connections().pop(key, None)
@@ -136,6 +150,7 @@ class Connection:
     server_info: dict[str, Any] = field(default_factory=dict)
     capabilities: dict[str, Any] = field(default_factory=dict)
     last_used: float = field(default_factory=time.monotonic)
+    tls_context: ssl.SSLContext | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -167,7 +182,9 @@ class Connection:
         """End the downstream session (best effort)."""
         if self.session_id:
             with contextlib.suppress(OSError, http.client.HTTPException):
-                connection, response = self.wire.request("DELETE", self.target.url, None, self._headers(), 1, 1)
+                connection, response = self.wire.request(
+                    "DELETE", self.target.url, None, self._headers(), 1, 1, self.tls_context
+                )
                 response.read()
                 self.wire.done(connection, response)
 
@@ -250,12 +267,16 @@ class Connection:
             raise self._timeout()
         try:
             return self.wire.request(
-                "POST", self.target.url, body, headers, min(self.limits.connect, remaining), remaining
+                "POST", self.target.url, body, headers, min(self.limits.connect, remaining), remaining, self.tls_context
             )
         except TimeoutError as exc:
             raise self._timeout() from exc
+        except ssl.SSLError as exc:
+            raise self._tls_error(exc) from exc
         except (ConnectionRefusedError, socket.gaierror) as exc:
             raise self._error("unreachable (connection refused or no such host)") from exc
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+            raise self._error(f"unreachable ({type(exc).__name__}){closed_hint(self.target)}") from exc
         except (OSError, http.client.HTTPException) as exc:
             raise self._error(f"unreachable ({type(exc).__name__})") from exc
 
@@ -289,6 +310,8 @@ class Connection:
             session = response.getheader("mcp-session-id")
         except TimeoutError as exc:
             raise self._timeout() from exc
+        except ssl.SSLError as exc:
+            raise self._tls_error(exc) from exc
         except (OSError, http.client.HTTPException) as exc:
             raise self._error(f"connection failed ({type(exc).__name__})") from exc
         finally:
@@ -332,10 +355,24 @@ class Connection:
     def _error(self, why: str) -> UpstreamError:
         return UpstreamError(f"server {self.target.name}: {why}", server_id=self.target.server_id)
 
+    def _tls_error(self, exc: ssl.SSLError) -> UpstreamError:
+        closed = isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError)
+        return self._error(f"TLS failed ({tls_reason(exc)}){closed_hint(self.target) if closed else ''}")
+
     def _timeout(self) -> UpstreamTimeoutError:
         return UpstreamTimeoutError(
             f"server {self.target.name} did not answer within {self.limits.total:g}s", server_id=self.target.server_id
         )
+
+
+def tls_reason(exc: BaseException) -> str:
+    """A short, secret-free description of a TLS failure (``certificate verify failed: …``, alerts)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    reason = getattr(exc, "reason", None)
+    if reason and "CERTIFICATE_REQUIRED" in str(reason).upper():
+        return "the server requires a client certificate"
+    return str(reason or type(exc).__name__)[:200]
 
 
 def _maybe_json(text: str) -> Any:
@@ -378,7 +415,9 @@ class ConnectionCache:
 
     @staticmethod
     def key(target: Target) -> str:
-        credentials = hashlib.sha256(json.dumps(target.headers, sort_keys=True).encode()).hexdigest()[:32]
+        """Server, URL and a hash of the credentials: headers and TLS material."""
+        tls = target.tls.fingerprint() if target.tls else ""
+        credentials = hashlib.sha256(f"{json.dumps(target.headers, sort_keys=True)}|{tls}".encode()).hexdigest()[:32]
         return f"{target.server_id}|{target.url}|{credentials}"
 
     def get(self, target: Target, limits: Limits) -> Connection:
@@ -395,7 +434,7 @@ class ConnectionCache:
                 return found
             self.misses += 1
             check_destination(target.url)
-            connection = Connection(target, self.wire, limits)
+            connection = Connection(target, self.wire, limits, tls_context=target.ssl_context())
             self._items[key] = connection
             while len(self._items) > self.max_size:
                 self._items.popitem(last=False)

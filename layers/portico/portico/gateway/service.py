@@ -9,14 +9,16 @@ callable; ``Gateway.rate_limits`` the one place that decides which limits a call
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from portico import auth
+from portico.context import caller_token
 from portico.errors import (
     ApprovalRequiredError,
     ForbiddenError,
@@ -25,7 +27,7 @@ from portico.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from portico.gateway import policy
+from portico.gateway import credentials, policy
 from portico.gateway.client import ConnectionCache, Limits
 from portico.gateway.downstream import Target
 from portico.gateway.ratelimit import Limit, RateLimiter
@@ -39,6 +41,9 @@ from portico.repositories.main import MainRepository
 from portico.services import org_settings
 from portico.services.receipts import ReceiptService, digest, digest_text, new_receipt_id, preview
 from portico.settings import get_settings
+
+if TYPE_CHECKING:
+    from portico.services.secrets import SecretResolver
 
 Kind = Literal["org", "toolset", "server"]
 SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
@@ -136,14 +141,15 @@ def tool_state(tool: dict[str, Any], server: dict[str, Any] | None) -> tuple[boo
     return enabled, reason
 
 
-def target_of(server: dict[str, Any]) -> Target:
-    return Target(
-        server_id=server["id"],
-        name=server["name"],
-        url=server["url"],
-        transport=server.get("transport") or "streamable-http",
-        headers=dict(server.get("headers") or {}),
-    )
+def target_of(server: dict[str, Any], secrets: SecretResolver | None = None) -> Target:
+    """The downstream target of ``server``: secret references resolved now, the caller's token if forwarded."""
+
+    def lookup(name: str) -> str:
+        if secrets is None:
+            raise UpstreamError(f"server {server['name']} references secret {name}; secrets are not configured")
+        return secrets.value(server["org_id"], name, server["name"])
+
+    return credentials.target_of(server, lookup, caller_token())
 
 
 class Gateway:
@@ -154,9 +160,11 @@ class Gateway:
         connections: ConnectionCache | None = None,
         resolve_ttl: float = 5.0,
         limiter: RateLimiter | None = None,
+        secrets: SecretResolver | None = None,
     ) -> None:
         self.repo = repo
         self.receipts = receipts
+        self.secrets = secrets
         self.connections = connections or ConnectionCache()
         self.resolve_ttl = resolve_ttl
         self.limiter = limiter or RateLimiter(repo.table)
@@ -289,7 +297,8 @@ class Gateway:
         self, resolved: Resolved, operation: Callable[[dict[str, Any]], Any], servers: list[dict[str, Any]]
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Run ``operation(server)`` for every server in parallel; results by server id, and errors."""
-        futures = {s["id"]: _fanout.submit(operation, s) for s in servers}
+        # Each task runs in a copy of this request's context (the caller's token for `forward` auth).
+        futures = {s["id"]: _fanout.submit(contextvars.copy_context().run, operation, s) for s in servers}
         results: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
         limit = get_settings().downstream_timeout + 1
@@ -371,7 +380,7 @@ class Gateway:
             else:
                 stale.append(server)
         if refresh:
-            _fanout.submit(self._refresh_liveness, resolved, refresh)
+            _fanout.submit(contextvars.copy_context().run, self._refresh_liveness, resolved, refresh)
         if stale:
             fresh, failed = self.fan_out(resolved, self._list_live, stale)
             for server_id, hashes in fresh.items():
@@ -417,10 +426,13 @@ class Gateway:
             names[str(tool.get("name"))] = definition_hash(stored)
         return names
 
+    def target(self, server: dict[str, Any]) -> Target:
+        return target_of(server, self.secrets)
+
     def _request(self, server: dict[str, Any], method: str, params: dict[str, Any]) -> Any:
         """One request to a downstream server through the shared connection cache."""
         settings = get_settings()
-        target = target_of(server)
+        target = self.target(server)
         if target.transport == "sse":
             return _sdk_request(target, method, params)
         connection = self.connections.get(
@@ -557,7 +569,7 @@ class Gateway:
                 latency_ms=round((time.perf_counter() - started) * 1000, 2),
                 upstream_latency_ms=round(upstream_ms, 2) if upstream_ms is not None else None,
                 arguments_digest=digest(arguments),
-                arguments_preview=preview(arguments),
+                arguments_preview=self._scrubbed(resolved.org_id, preview(arguments)),
                 result_digest=digest_text(encoded) if encoded is not None else None,
                 result_size=len(encoded) if encoded is not None else 0,
                 request_id=ctx.request_id,
@@ -567,6 +579,15 @@ class Gateway:
             )
         )
         return receipt_id
+
+    def _scrubbed(self, org_id: str, text: str) -> str:
+        """A receipt's argument preview without any secret value this process knows, nor the caller's token."""
+        known = self.secrets.known_values(org_id) if self.secrets is not None else []
+        token = caller_token()
+        for value in [*known, *([token] if token else [])]:
+            if len(value) >= 4 and value in text:
+                text = text.replace(value, "[secret]")
+        return text
 
     # ------------------------------------------------------------- resources and prompts
     def aggregate(self, resolved: Resolved, method: str, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -6,10 +6,11 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from portico.models.common import Description, Request, Tag
 from portico.models.policy import QuarantinedTool, RateLimits, ToolFlag
+from portico.models.secrets import SecretOnly, SecretRef
 
 
 class Transport(StrEnum):
@@ -54,7 +55,7 @@ _RESERVED_HEADERS = {
 }
 
 
-def _check_headers(value: dict[str, str] | None) -> dict[str, str] | None:
+def _check_headers(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
     if len(value) > 32:
@@ -67,6 +68,54 @@ def _check_headers(value: dict[str, str] | None) -> dict[str, str] | None:
     return value
 
 
+# A header value: literal text, text with {{ secrets.NAME }} references, or {"secret_id": "NAME"}.
+SecretValue = HeaderValue | SecretRef
+
+
+class AuthNone(Request):
+    type: Literal["none"]
+
+
+class AuthToken(Request):
+    """A static bearer token sent as ``Authorization: Bearer <token>``."""
+
+    type: Literal["token"]
+    token: SecretValue
+
+
+class AuthHeaders(Request):
+    type: Literal["headers"]
+    headers: dict[str, SecretValue] = Field(min_length=1)
+
+    _headers = field_validator("headers")(_check_headers)
+
+
+class AuthForward(Request):
+    """The caller's own bearer token, passed through. Same-audience only: the downstream must accept
+    tokens issued for Portico (the same authorization server and audience)."""
+
+    type: Literal["forward"]
+
+
+DownstreamAuth = Annotated[AuthNone | AuthToken | AuthHeaders | AuthForward, Field(discriminator="type")]
+
+
+class TlsOptions(Request):
+    """TLS towards an ``https`` downstream; PEM material comes from org secrets."""
+
+    verify_certs: bool = True
+    accept_invalid_hostnames: bool = False
+    ca_cert: SecretOnly | None = Field(default=None, description="PEM root CA(s) to trust instead of the system's.")
+    client_cert: SecretOnly | None = Field(default=None, description="PEM client certificate (mTLS).")
+    client_key: SecretOnly | None = Field(default=None, description="PEM private key of the client certificate.")
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsOptions:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("client_cert and client_key go together")
+        return self
+
+
 class ServerCreate(Request):
     name: ServerName
     description: Description | None = None
@@ -74,7 +123,9 @@ class ServerCreate(Request):
     source_type: Literal["remote"] = "remote"
     transport: Transport = Transport.STREAMABLE_HTTP
     url: Url
-    headers: dict[str, HeaderValue] = Field(default_factory=dict)
+    headers: dict[str, SecretValue] = Field(default_factory=dict)
+    auth: DownstreamAuth | None = None
+    tls: TlsOptions | None = None
     approval_policy: ApprovalPolicy = ApprovalPolicy.AUTO_APPROVE
     rate_limits: RateLimits | None = Field(
         default=None, description="`{limit, interval, tools: {name: {limit, interval}}}`; interval in s or '1m'."
@@ -89,7 +140,9 @@ class ServerPatch(Request):
     tags: list[Tag] | None = Field(default=None, max_length=20)
     transport: Transport | None = None
     url: Url | None = None
-    headers: dict[str, HeaderValue] | None = None
+    headers: dict[str, SecretValue] | None = None
+    auth: DownstreamAuth | None = None
+    tls: TlsOptions | None = None
     approval_policy: ApprovalPolicy | None = None
     rate_limits: RateLimits | None = Field(default=None, description="null removes the server's limits.")
     status: Literal["running", "stopped"] | None = Field(
@@ -114,7 +167,11 @@ class Server(BaseModel):
     source_type: str
     transport: Transport | None = None
     url: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict, description="Header names with values masked.")
+    headers: dict[str, Any] = Field(
+        default_factory=dict, description="Literal values masked; secret references shown as written."
+    )
+    auth: dict[str, Any] | None = Field(default=None, description="Downstream auth; tokens masked or references.")
+    tls: dict[str, Any] | None = None
     approval_policy: ApprovalPolicy
     status: ServerStatus
     endpoint_url: str | None = None

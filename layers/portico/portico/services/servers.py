@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portico import auth
 from portico.context import public_base_url
@@ -15,7 +15,7 @@ from portico.errors import (
     UpstreamError,
     ValidationError,
 )
-from portico.gateway import downstream, policy
+from portico.gateway import credentials, downstream, policy
 from portico.gateway.service import CallContext, Gateway
 from portico.ids import new_id, now_iso
 from portico.models.common import ListQuery, Role
@@ -43,10 +43,14 @@ from portico.repositories.main import MainRepository
 from portico.services.access import owned
 from portico.services.limits import remote_server_limit
 
-MASK = "********"
 # (``ServerService.list`` shadows the builtin in the class body's annotations)
 ToolRecords = list[dict[str, Any]]
 Flags = list[ToolFlag]
+
+if TYPE_CHECKING:
+    from portico.services.secrets import SecretService
+
+MASK = credentials.MASK
 QUOTA_COUNTER = "remote_servers"
 
 
@@ -67,9 +71,10 @@ def endpoint_url(server_id: str) -> str | None:
 
 
 class ServerService:
-    def __init__(self, repo: MainRepository, gateway: Gateway) -> None:
+    def __init__(self, repo: MainRepository, gateway: Gateway, secrets: SecretService | None = None) -> None:
         self.repo = repo
         self.gateway = gateway
+        self.secrets = secrets
 
     # ------------------------------------------------------------- views
     def _view(self, principal: Principal, server: dict[str, Any]) -> Server:
@@ -78,7 +83,7 @@ class ServerService:
         return Server.model_validate(
             {
                 **server,
-                "headers": {name: MASK for name in server.get("headers", {})},
+                **credentials.public_config(server),
                 "is_creator": is_creator,
                 "role": role,
                 "access_info": AccessInfo(role=role, is_creator=is_creator, creator_id=server.get("created_by")),
@@ -88,15 +93,32 @@ class ServerService:
     def _load(self, principal: Principal, server_id: str, role: Role = Role.VIEWER) -> tuple[dict[str, Any], int]:
         return owned(self.repo, principal, "server", server_id, role)
 
-    @staticmethod
-    def target(server: dict[str, Any]) -> downstream.Target:
-        return downstream.Target(
-            server_id=server["id"],
-            name=server["name"],
-            url=server["url"],
-            transport=server.get("transport") or "streamable-http",
-            headers=dict(server.get("headers") or {}),
-        )
+    def target(self, server: dict[str, Any]) -> downstream.Target:
+        """The downstream target, secret references resolved now (raises UpstreamError if one is missing)."""
+        return self.gateway.target(server)
+
+    def _check_references(self, org_id: str, server: dict[str, Any]) -> None:
+        """Every secret a server config refers to must exist when the config is written.
+
+        Raises:
+            ValidationError: 400 naming the field and the secret.
+        """
+        for field, value in credentials.configured_values(server):
+            if value == MASK:
+                raise ValidationError(
+                    f"{field}: the value is masked; send the real value or a secret reference", field=field
+                )
+        refs = credentials.references(server)
+        if not refs:
+            return
+        if self.secrets is None:
+            raise ValidationError("secrets are not available on this deployment", field=refs[0][0])
+        missing = self.secrets.missing(org_id, server)
+        if missing:
+            field, name = missing[0]
+            raise ValidationError(
+                f"{field}: secret {name} does not exist", field=field, secret=name, missing=[n for _, n in missing]
+            )
 
     # ------------------------------------------------------------- CRUD
     def create(self, principal: Principal, body: ServerCreate) -> Server:
@@ -110,6 +132,7 @@ class ServerService:
         limit = remote_server_limit(principal.tier)
         stamp = now_iso()
         server_id = new_id("mcp")
+        self._check_references(org_id, body.model_dump(mode="json"))
         server = {
             **body.model_dump(mode="json"),
             "id": server_id,
@@ -156,12 +179,13 @@ class ServerService:
         server, version = self._load(principal, server_id, Role.ADMIN)
         old_name = server["name"]
         changes = body.model_dump(exclude_unset=True, mode="json")
-        if any(v is None for k, v in changes.items() if k not in ("description", "rate_limits")):
+        if any(v is None for k, v in changes.items() if k not in ("description", "rate_limits", "auth", "tls")):
             raise ValidationError("fields other than description cannot be null", fields=sorted(changes))
         baseline = self._policy_baseline(server, changes.get("approval_policy"))
         server.update(changes, updated_at=now_iso())
         if baseline is not None:
             server["tool_approval_hashes"] = policy.approved_hashes(baseline)
+        self._check_references(server["org_id"], server)
         try:
             self.repo.put_server(server, version, old_name=old_name)
         except ConflictError as exc:
