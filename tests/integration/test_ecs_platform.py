@@ -54,43 +54,44 @@ class Aws:
     calls: list[tuple[str, dict[str, Any]]]
     vpc_subnets: list[str]
     namespace_id: str
+    clients: dict[str, Any]
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session().client(
-            service,
-            region_name=REGION,
-            endpoint_url=self.url,
-            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        return self.clients[service]
+
+
+@pytest.fixture(scope="module")
+def clients(moto_url: str) -> Iterator[tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]]:
+    """boto3 clients for moto, built once (building one costs ~0.1 s); every request's parameters recorded."""
+    session = boto3.session.Session(
+        region_name=REGION,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    calls: list[tuple[str, dict[str, Any]]] = []
+    made = {}
+    for service in ("ec2", "ecs", "servicediscovery", "ecr", "codebuild", "logs", "secretsmanager"):
+        made[service] = session.client(service, endpoint_url=moto_url)
+        # What the adapter sends, as sent (moto keeps only some of it).
+        made[service].meta.events.register(
+            f"provide-client-params.{service}.*",
+            lambda params, model, _service=service, **_: calls.append((f"{_service}.{model.name}", dict(params))),
         )
+    yield made, calls
 
 
 @pytest.fixture
-def env(moto_url: str) -> Aws:
+def env(moto_url: str, clients: tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]) -> Aws:
     """A hosting setup of its own in moto: cluster, VPC, subnets, group, namespace, repository, build project."""
     uid = uuid.uuid4().hex[:8]
-    calls: list[tuple[str, dict[str, Any]]] = []
-    clients: dict[str, Any] = {}
-    probe = Aws(moto_url, Settings(), EcsPlatform(), calls, [], "")
-
-    def client(service: str) -> Any:
-        if service not in clients:
-            made = probe.client(service)
-            # Record each request's parameters as the adapter sends them (moto keeps only some of them).
-            made.meta.events.register(
-                f"provide-client-params.{service}.*",
-                lambda params, model, **_: calls.append((f"{service}.{model.name}", dict(params))),
-            )
-            clients[service] = made
-        return clients[service]
-
+    made, calls = clients
+    calls.clear()
+    probe = Aws(moto_url, Settings(), EcsPlatform(), calls, [], "", made)
     ec2 = probe.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     # Cloud Map private DNS needs it in AWS; moto's RunTask needs it to name the task's ENI.
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)
-    ]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
     group = ec2.create_security_group(GroupName=f"hosted-{uid}", Description="hosted servers", VpcId=vpc)["GroupId"]
     cluster = probe.client("ecs").create_cluster(clusterName=f"hosting-{uid}")["cluster"]["clusterName"]
     sd = probe.client("servicediscovery")
@@ -101,7 +102,11 @@ def env(moto_url: str) -> Aws:
         name=f"build-{uid}",
         source={"type": "NO_SOURCE", "buildspec": "version: 0.2", "location": "none"},  # moto wants a location
         artifacts={"type": "NO_ARTIFACTS"},
-        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_MEDIUM"},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_MEDIUM",
+        },
         serviceRole="arn:aws:iam::123456789012:role/portico-test-build",
     )
     probe.client("logs").create_log_group(logGroupName=f"/portico/{uid}/hosted-servers")
@@ -120,7 +125,8 @@ def env(moto_url: str) -> Aws:
         image_repository_uri=repository,
         hosted_log_group=f"/portico/{uid}/hosted-servers",
     )
-    return Aws(moto_url, settings, EcsPlatform(settings, client), calls, subnets, namespace_id)
+    calls.clear()
+    return Aws(moto_url, settings, EcsPlatform(settings, made.__getitem__), calls, subnets, namespace_id, made)
 
 
 def package_workload(**changes: Any) -> Workload:
@@ -190,7 +196,11 @@ def test_package_server_task_definition_runs_the_runner_with_limits_logs_and_no_
     assert container["portMappings"][0]["containerPort"] == 8080
     assert container["logConfiguration"] == {
         "logDriver": "awslogs",
-        "options": {"awslogs-group": "/portico/hosted", "awslogs-region": REGION, "awslogs-stream-prefix": "mcp-stream"},
+        "options": {
+            "awslogs-group": "/portico/hosted",
+            "awslogs-region": REGION,
+            "awslogs-stream-prefix": "mcp-stream",
+        },
     }
     assert container["environment"] == [{"name": "PORT", "value": "8080"}]
 
@@ -384,7 +394,11 @@ def test_build_status_maps_codebuild_phases() -> None:
 
     image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hosted:mcp_1-0123456789ab"
     done = _stubbed_build_status(
-        {"id": "b:2", "buildStatus": "SUCCEEDED", "exportedEnvironmentVariables": [{"name": "IMAGE_URI", "value": image}]}
+        {
+            "id": "b:2",
+            "buildStatus": "SUCCEEDED",
+            "exportedEnvironmentVariables": [{"name": "IMAGE_URI", "value": image}],
+        }
     )
     assert (done.phase, done.image) == ("succeeded", image)
 

@@ -67,6 +67,8 @@ def test_the_translated_template_is_valid_cloudformation(monkeypatch: pytest.Mon
     translated = transform(raw, {}, NoPolicies())
     assert any(r["Type"] == "AWS::ApiGateway::RestApi" for r in translated["Resources"].values())
     errors = [m for m in lint_all(json.dumps(translated)) if m.rule.id.startswith("E")]
+    # Hosting builds git sources with CodeBuild, which a few regions do not offer: those regions are not targets.
+    errors = [m for m in errors if not (m.rule.id == "E3006" and "'AWS::CodeBuild::Project'" in m.message)]
     assert errors == []
 
 

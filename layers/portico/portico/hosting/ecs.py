@@ -380,7 +380,9 @@ class EcsPlatform:
         if not recent:
             return
         for build in codebuild.batch_get_builds(ids=recent).get("builds", []):
-            variables = {v["name"]: v.get("value") for v in build.get("environment", {}).get("environmentVariables", [])}
+            variables = {
+                v["name"]: v.get("value") for v in build.get("environment", {}).get("environmentVariables", [])
+            }
             if build.get("buildStatus") == "IN_PROGRESS" and variables.get("SERVER_ID") == w.server_id:
                 codebuild.stop_build(id=build["id"])
 
