@@ -126,8 +126,7 @@ class EcsPlatform:
             ValidationError: the workload has no image or command to run.
             ConfigurationError: a hosting setting is missing.
         """
-        registry_arn = self._cloud_map_service(w, create=True)
-        assert registry_arn is not None
+        registry_arn = self._cloud_map_service(w) or self._create_cloud_map_service(w)
         task_definition = self._register_task_definition(w)
         ecs = self._client("ecs")
         cluster = self.settings.require("hosting_cluster")
@@ -322,7 +321,8 @@ class EcsPlatform:
         )
         return str(created["ARN"])
 
-    def _cloud_map_service(self, w: Workload, *, create: bool) -> str | None:
+    def _cloud_map_service(self, w: Workload) -> str | None:
+        """The ARN of the server's Cloud Map service, if it exists."""
         sd = self._client("servicediscovery")
         namespace = self.settings.require("hosting_namespace_id")
         name = slug(w.server_id)
@@ -332,11 +332,12 @@ class EcsPlatform:
             for service in page.get("Services", []):
                 if service.get("Name") == name:
                     return str(service["Arn"])
-        if not create:
-            return None
-        created = sd.create_service(
-            Name=name,
-            NamespaceId=namespace,
+        return None
+
+    def _create_cloud_map_service(self, w: Workload) -> str:
+        created = self._client("servicediscovery").create_service(
+            Name=slug(w.server_id),
+            NamespaceId=self.settings.require("hosting_namespace_id"),
             Description=f"Hosted MCP server {w.server_id}",
             DnsConfig={"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 10}]},
             HealthCheckCustomConfig={"FailureThreshold": 1},
@@ -415,7 +416,9 @@ class EcsPlatform:
                 raise
 
     def _delete_cloud_map_service(self, w: Workload, attempts: int = 10, pause: float = 1.0) -> None:
-        arn = self._cloud_map_service(w, create=False)
+        if not self.settings.hosting_namespace_id:  # a stack without hosting never created one
+            return
+        arn = self._cloud_map_service(w)
         if arn is None:
             return
         sd = self._client("servicediscovery")
