@@ -59,6 +59,17 @@ class Settings(BaseModel):
         if self.endpoint_url:
             return f"{self.endpoint_url.rstrip('/')}/{self.user_pool_id}/.well-known/jwks.json"
         return f"{self.user_pool_issuer}/.well-known/jwks.json"
+    # Hosting on ECS (portico.hosting.ecs.EcsPlatform); empty when the stack was deployed without a VPC.
+    hosting_cluster: str | None = None
+    hosting_subnets: str | None = None  # comma-separated private subnet ids
+    hosting_security_group: str | None = None  # the hosted tasks' group (ingress only from the gateway's)
+    hosting_execution_role_arn: str | None = None  # image pull + logs + env secret only; tasks get no role
+    hosting_namespace_id: str | None = None  # Cloud Map private DNS namespace
+    hosting_namespace_name: str | None = None
+    runner_image_uri: str | None = None  # the image that bridges stdio package servers to HTTP
+    build_project: str | None = None  # CodeBuild project building git sources
+    image_repository_uri: str | None = None  # ECR repository for built images
+    hosted_log_group: str | None = None  # CloudWatch Logs group of hosted servers' output
 
     def require(self, name: str) -> str:
         """Return a resource name that must be configured.
@@ -93,6 +104,16 @@ _ENV = {
     "user_pool_jwks_url": "PORTICO_USER_POOL_JWKS_URL",
     "jwks_cache_seconds": "PORTICO_JWKS_CACHE_SECONDS",
     "jwks_refetch_seconds": "PORTICO_JWKS_REFETCH_SECONDS",
+    "hosting_cluster": "PORTICO_HOSTING_CLUSTER",
+    "hosting_subnets": "PORTICO_HOSTING_SUBNETS",
+    "hosting_security_group": "PORTICO_HOSTING_SECURITY_GROUP",
+    "hosting_execution_role_arn": "PORTICO_HOSTING_EXECUTION_ROLE_ARN",
+    "hosting_namespace_id": "PORTICO_HOSTING_NAMESPACE_ID",
+    "hosting_namespace_name": "PORTICO_HOSTING_NAMESPACE_NAME",
+    "runner_image_uri": "PORTICO_RUNNER_IMAGE_URI",
+    "build_project": "PORTICO_BUILD_PROJECT",
+    "image_repository_uri": "PORTICO_IMAGE_REPOSITORY_URI",
+    "hosted_log_group": "PORTICO_HOSTED_LOG_GROUP",
 }
 
 

@@ -160,6 +160,35 @@ def create_resources(template: Template, endpoint: str | None) -> None:
 
     _create_user_pools(template, endpoint)
 
+    # Hosting: the log group hosted servers write to and the ECS cluster and image repository exist in moto
+    # too; VPC-bound parts (security groups, the Cloud Map namespace) and CodeBuild are cloud-only.
+    logs = _client("logs", endpoint, region)
+    for logical, res in template.of_type("AWS::Logs::LogGroup").items():
+        props = template.resolve(res.get("Properties", {}))
+        name = props.get("LogGroupName") or f"/portico-local/{logical}"
+        logs.create_log_group(logGroupName=name)
+        if props.get("RetentionInDays"):
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+        template.physical[logical] = {"Ref": name, "Arn": _arn("logs", region, f"log-group:{name}:*")}
+
+    for logical, res in template.of_type("AWS::ECS::Cluster").items():
+        props = template.resolve(res.get("Properties", {}))
+        cluster = _client("ecs", endpoint, region).create_cluster(
+            clusterName=props.get("ClusterName") or f"portico-local-{logical}"
+        )["cluster"]
+        template.physical[logical] = {"Ref": cluster["clusterName"], "Arn": cluster["clusterArn"]}
+
+    for logical, res in template.of_type("AWS::ECR::Repository").items():
+        props = template.resolve(res.get("Properties", {}))
+        repository = _client("ecr", endpoint, region).create_repository(
+            repositoryName=props.get("RepositoryName") or f"portico-local-{logical.lower()}"
+        )["repository"]
+        template.physical[logical] = {
+            "Ref": repository["repositoryName"],
+            "Arn": repository["repositoryArn"],
+            "RepositoryUri": repository["repositoryUri"],
+        }
+
     # Names the template refers to that need no local resource.
     for logical, res in template.resources.items():
         template.physical.setdefault(

@@ -137,7 +137,10 @@ class Template:
                 resolved = {k: self.resolve(v) for k, v in variables.items()}
                 return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1), resolved), text)
             if key == "Fn::Join":
-                return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+                items = self.resolve(arg[1])
+                if isinstance(items, str):  # a CommaDelimitedList parameter: locally its comma-joined text
+                    items = [i for i in items.split(",") if i]
+                return str(arg[0]).join(str(v) for v in items)
             if key == "Fn::If":
                 return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         return {k: self.resolve(v) for k, v in value.items()}
