@@ -34,6 +34,17 @@ class Settings(BaseModel):
     downstream_timeout: float = Field(default=20.0, gt=0, le=120)
     # Loopback and private targets are refused in the cloud (SSRF); the local runtime allows them.
     allow_private_targets: bool = False
+    # Hosting (seed 000): the container platform, the workflows, hosted servers' logs and connect tokens.
+    platform: str = "ecs"
+    idempotency_table: str | None = None
+    hosted_log_group: str | None = None
+    connect_token_secret: str | None = None
+    provision_state_machine: str | None = None
+    deprovision_state_machine: str | None = None
+    lifecycle_state_machine: str | None = None
+    hosting_deploy_timeout: float = Field(default=900.0, gt=0, le=3600)
+    hosting_build_timeout: float = Field(default=1800.0, gt=0, le=7200)
+    hosting_state_dir: str | None = None  # local platform: where clones, installs and venvs live
 
     def require(self, name: str) -> str:
         """Return a resource name that must be configured.
@@ -63,6 +74,16 @@ _ENV = {
     "downstream_connect_timeout": "PORTICO_DOWNSTREAM_CONNECT_TIMEOUT",
     "downstream_timeout": "PORTICO_DOWNSTREAM_TIMEOUT",
     "allow_private_targets": "PORTICO_ALLOW_PRIVATE_TARGETS",
+    "platform": "PORTICO_PLATFORM",
+    "idempotency_table": "PORTICO_IDEMPOTENCY_TABLE",
+    "hosted_log_group": "PORTICO_HOSTED_LOG_GROUP",
+    "connect_token_secret": "PORTICO_CONNECT_TOKEN_SECRET",
+    "provision_state_machine": "PORTICO_PROVISION_STATE_MACHINE",
+    "deprovision_state_machine": "PORTICO_DEPROVISION_STATE_MACHINE",
+    "lifecycle_state_machine": "PORTICO_LIFECYCLE_STATE_MACHINE",
+    "hosting_deploy_timeout": "PORTICO_HOSTING_DEPLOY_TIMEOUT",
+    "hosting_build_timeout": "PORTICO_HOSTING_BUILD_TIMEOUT",
+    "hosting_state_dir": "PORTICO_HOSTING_STATE_DIR",
 }
 
 

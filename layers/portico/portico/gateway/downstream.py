@@ -30,6 +30,9 @@ class Target:
     url: str
     transport: str = "streamable-http"
     headers: dict[str, str] = field(default_factory=dict)
+    # A hosted server's address comes from Portico's own platform (a private Cloud Map name in AWS),
+    # never from a user: the SSRF check that guards user-supplied URLs does not apply to it.
+    hosted: bool = False
 
 
 def check_destination(url: str) -> None:
@@ -88,7 +91,8 @@ def run(target: Target, operation: Callable[[Any], Awaitable[T]]) -> T:
     import httpx2
     from mcp import MCPError
 
-    check_destination(target.url)
+    if not target.hosted:
+        check_destination(target.url)
     limit = get_settings().downstream_timeout
 
     async def main() -> T:

@@ -118,6 +118,7 @@ def target_of(server: dict[str, Any]) -> Target:
         url=server["url"],
         transport=server.get("transport") or "streamable-http",
         headers=dict(server.get("headers") or {}),
+        hosted=server.get("source_type", "remote") != "remote",
     )
 
 

@@ -56,6 +56,13 @@ def tool_id(server_id: str, name: str) -> str:
     return "tool_" + hashlib.sha256(f"{server_id}\x00{name}".encode()).hexdigest()[:24]
 
 
+def masked_env(env: dict[str, str]) -> dict[str, str]:
+    """Environment as shown: secret references as written, plain values masked (they may be credentials)."""
+    from portico.models.hosting import SECRET_REFERENCE
+
+    return {k: v if SECRET_REFERENCE.match(v) else MASK for k, v in env.items()}
+
+
 def endpoint_url(server_id: str) -> str | None:
     base = public_base_url()
     return f"{base}/mcp/servers/{server_id}" if base else None
@@ -70,9 +77,13 @@ class ServerService:
     def _view(self, principal: Principal, server: dict[str, Any]) -> Server:
         is_creator = bool(principal.user_id) and server.get("created_by") == principal.user_id
         role = principal.role.value if principal.role else None
+        hosted = server.get("source_type", "remote") != "remote"
         return Server.model_validate(
             {
                 **server,
+                # A hosted server's own address is internal: callers reach it at endpoint_url.
+                "url": None if hosted else server.get("url"),
+                "env": masked_env(server["env"]) if hosted and server.get("env") is not None else None,
                 "headers": {name: MASK for name in server.get("headers", {})},
                 "is_creator": is_creator,
                 "role": role,
@@ -85,12 +96,18 @@ class ServerService:
 
     @staticmethod
     def target(server: dict[str, Any]) -> downstream.Target:
+        """Raises:
+        ConflictError: a hosted server that is not running has no address.
+        """
+        if not server.get("url"):
+            raise ConflictError(f"server {server['name']} is {server.get('status')}: it has no address yet")
         return downstream.Target(
             server_id=server["id"],
             name=server["name"],
             url=server["url"],
             transport=server.get("transport") or "streamable-http",
             headers=dict(server.get("headers") or {}),
+            hosted=server.get("source_type", "remote") != "remote",
         )
 
     # ------------------------------------------------------------- CRUD
@@ -151,6 +168,12 @@ class ServerService:
         server, version = self._load(principal, server_id, Role.ADMIN)
         old_name = server["name"]
         changes = body.model_dump(exclude_unset=True, mode="json")
+        hosted_only = sorted(set(changes) & {"url", "transport", "status"})
+        if server.get("source_type", "remote") != "remote" and hosted_only:
+            raise ValidationError(
+                "a hosted server's address and status come from its platform: use /start, /stop, /restart",
+                field=hosted_only[0],
+            )
         if any(v is None for k, v in changes.items() if k not in ("description",)):
             raise ValidationError("fields other than description cannot be null", fields=sorted(changes))
         server.update(changes, updated_at=now_iso())
@@ -221,6 +244,16 @@ class ServerService:
             UpstreamError / UpstreamTimeoutError: the server could not be listed (nothing is changed).
         """
         server, version = self._load(principal, server_id, Role.ADMIN)
+        return self.sync_record(server, version)
+
+    def sync_record(self, server: dict[str, Any], version: int) -> SyncResult:
+        """Sync one loaded server (also the hosting workflow's health check: initialize + tools/list).
+
+        Raises:
+            UpstreamError / UpstreamTimeoutError: the server could not be listed (nothing is changed).
+            ConflictError: the server has no address (a hosted server that is not running).
+        """
+        server_id = server["id"]
 
         async def list_all(client: Any) -> list[Any]:
             tools, cursor = [], None
@@ -276,7 +309,10 @@ class ServerService:
         try:
             self.repo.put_server(server, version)
         except ConflictError:
-            fresh, fresh_version = self._load(principal, server_id, Role.ADMIN)
+            found = self.repo.get_server(server["org_id"], server_id)
+            if found is None:
+                raise
+            fresh, fresh_version = found
             fresh.update(tools_count=len(names), last_synced_at=stamp, last_checked_at=stamp, last_error=None)
             self.repo.put_server(fresh, fresh_version)
         self.gateway.invalidate(server["org_id"])
