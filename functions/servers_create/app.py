@@ -13,7 +13,7 @@ app = api()
 
 @app.post("/v1/mcp/servers")
 def create_server(body: Annotated[dict[str, Any], Body()]) -> Response[dict[str, Any]]:
-    key = app.current_event.get_header_value("Idempotency-Key")
+    key = app.current_event.headers.get("Idempotency-Key")
     return ok(hosting().create_from(principal(app), body, key), 201)
 
 

@@ -44,6 +44,7 @@ class Settings(BaseModel):
     lifecycle_state_machine: str | None = None
     hosting_deploy_timeout: float = Field(default=900.0, gt=0, le=3600)
     hosting_build_timeout: float = Field(default=1800.0, gt=0, le=7200)
+    hosting_init_timeout: float = Field(default=45.0, gt=0, le=600)  # local bridge: wait for initialize
     hosting_state_dir: str | None = None  # local platform: where clones, installs and venvs live
 
     def require(self, name: str) -> str:
@@ -83,6 +84,7 @@ _ENV = {
     "lifecycle_state_machine": "PORTICO_LIFECYCLE_STATE_MACHINE",
     "hosting_deploy_timeout": "PORTICO_HOSTING_DEPLOY_TIMEOUT",
     "hosting_build_timeout": "PORTICO_HOSTING_BUILD_TIMEOUT",
+    "hosting_init_timeout": "PORTICO_HOSTING_INIT_TIMEOUT",
     "hosting_state_dir": "PORTICO_HOSTING_STATE_DIR",
 }
 

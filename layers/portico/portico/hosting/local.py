@@ -60,8 +60,8 @@ def engine_available() -> bool:
 class LocalPlatform:
     name = "local"
 
-    def __init__(self, init_timeout: float = 20.0) -> None:
-        self.init_timeout = init_timeout
+    def __init__(self, init_timeout: float | None = None) -> None:
+        self.init_timeout = init_timeout or get_settings().hosting_init_timeout
 
     # ------------------------------------------------------------ layout
     def _dir(self, server_id: str) -> Path:

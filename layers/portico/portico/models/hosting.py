@@ -19,7 +19,9 @@ Arg = Annotated[str, StringConstraints(max_length=2048)]
 GitUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=r"^[^\s-][^\s]*$")]
 IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,511}$")
 GitRef = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
-SubDir = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")]
+SubDir = Annotated[
+    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+]
 Command = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_./@+-]+$")]
 
 
