@@ -36,19 +36,6 @@ if __name__ == "__main__":
     main()
 '''
 
-PYPROJECT = """
-[build-system]
-requires = ["setuptools"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "hello-git-mcp"
-version = "0.1.0"
-dependencies = ["mcp"]
-
-[project.scripts]
-hello-git-mcp = "hello_git:main"
-"""
 
 
 def wait_for(api: Api, key: str, server_id: str, statuses: set[str], bound: float = 240) -> dict[str, Any]:
@@ -89,7 +76,8 @@ def git_repo(path: Path, files: dict[str, str]) -> Path:
 
 
 def python_server_repo(path: Path) -> Path:
-    return git_repo(path, {"pyproject.toml": PYPROJECT, "hello_git.py": PYTHON_SERVER})
+    """A Python MCP server project as many are laid out: requirements.txt and server.py."""
+    return git_repo(path, {"requirements.txt": "mcp\n", "server.py": PYTHON_SERVER})
 
 
 def processes_with(marker: str) -> list[int]:

@@ -133,7 +133,7 @@ class LocalPlatform:
         if (project / "requirements.txt").exists():
             self._run([*pip, "-r", "requirements.txt"], project, clean_env(), "pip install -r requirements.txt")
         if (project / "pyproject.toml").exists() or (project / "setup.py").exists():
-            self._run([*pip, "--no-build-isolation", "."], project, clean_env(), "pip install .")
+            self._run([*pip, "."], project, clean_env(), "pip install .")
 
     def build_status(self, build_id: str) -> Progress:
         state = registry().build_state(build_id)
