@@ -37,7 +37,6 @@ if __name__ == "__main__":
 '''
 
 
-
 def wait_for(api: Api, key: str, server_id: str, statuses: set[str], bound: float = 240) -> dict[str, Any]:
     """Poll the server until its status is one of ``statuses`` (a bounded wait, not a timing assertion)."""
     deadline = time.monotonic() + bound
