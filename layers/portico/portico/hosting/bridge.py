@@ -46,7 +46,11 @@ async def serve(command: str, args: list[str], port: int, init_timeout: float) -
             os._exit(3)
 
     # Until uvicorn installs its own (graceful) handler, a stop takes the stdio server down with us.
-    signal.signal(signal.SIGTERM, lambda *_: (_kill_children(), os._exit(143)))
+    def stop(*_: Any) -> None:
+        _kill_children()
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
     threading.Thread(target=watchdog, daemon=True).start()
     async with Client(params, mode="legacy") as client:
         ready.set()

@@ -346,8 +346,19 @@ class HostingService:
         progress = self._bounded(request, progress, get_settings().hosting_build_timeout, "build")
         return {"progress": _progress(progress)}
 
+    def _expect(self, request: WorkflowInput, status: ServerStatus) -> tuple[dict[str, Any], int]:
+        """The record, if it is still in ``status`` (a DELETE meanwhile wins over a provisioning).
+
+        Raises:
+            ConflictError: the server moved on (the workflow's Catch cleans up what it created).
+        """
+        server, version = self._record(request)
+        if server["status"] != status.value:
+            raise ConflictError(f"server is {server['status']}, no longer {status.value}", status=server["status"])
+        return server, version
+
     def _step_deploy(self, request: WorkflowInput) -> dict[str, Any]:
-        server, _ = self._record(request)
+        server, _ = self._expect(request, ServerStatus.PROVISIONING)
         workload = self._workload(server, resolve=True)
         self.platform.deploy(workload)
         container = "ctr_" + hashlib.sha256(f"{server['id']}:{time.time_ns()}".encode()).hexdigest()[:12]
@@ -356,7 +367,7 @@ class HostingService:
         return {"started_at": time.time()}
 
     def _step_scale_up(self, request: WorkflowInput) -> dict[str, Any]:
-        server, _ = self._record(request)
+        server, _ = self._expect(request, ServerStatus.PROVISIONING)
         self.platform.scale(self._workload(server, resolve=True), 1)
         return {"started_at": time.time()}
 
@@ -375,9 +386,9 @@ class HostingService:
 
     def _step_health_check(self, request: WorkflowInput) -> dict[str, Any]:
         """MCP ``initialize`` + ``tools/list`` through the gateway's downstream client, storing the tools."""
-        server, version = self._record(request)
+        server, version = self._expect(request, ServerStatus.PROVISIONING)
         result = self.servers.sync_record(server, version)
-        server, _ = self._record(request)
+        self._expect(request, ServerStatus.PROVISIONING)
         self._update(
             request,
             status=ServerStatus.RUNNING.value,
@@ -403,12 +414,13 @@ class HostingService:
 
     def _fail(self, org_id: str, server_id: str, cause: str) -> None:
         """``error`` with the cause in the logs; what the platform created is removed; the slot released."""
-        self._note(server_id, "error", cause)
         found = self.repo.get_server(org_id, server_id)
-        if found is None:
-            return
+        gone = Workload(server_id=server_id, org_id=org_id, name="", source_type="package")
         with contextlib.suppress(PorticoError, OSError):
-            self.platform.remove(self._workload(found[0]))
+            self.platform.remove(self._workload(found[0]) if found else gone)
+        if found is None or found[0]["status"] == ServerStatus.DEPROVISIONING.value:
+            return  # deleted meanwhile: the deprovision workflow owns the record now
+        self._note(server_id, "error", cause)
         for attempt in range(3):
             found = self.repo.get_server(org_id, server_id)
             if found is None:
