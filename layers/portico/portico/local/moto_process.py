@@ -59,6 +59,23 @@ def route_lambda_invocations(invoke_url: str, token: str) -> None:
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
 
 
+def warm_up() -> None:
+    """Import moto's Step Functions interpreter and Lambda models ahead of their first request (seconds of
+    imports), while the runtime creates its other resources."""
+    import contextlib
+    import importlib
+
+    for module in (
+        "moto.stepfunctions.parser.models",
+        "moto.stepfunctions.parser.asl.parse.asl_parser",
+        "moto.awslambda.models",
+        "moto.logs.models",
+        "moto.secretsmanager.models",
+    ):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
 def main() -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
@@ -75,6 +92,7 @@ def main() -> int:
         True,
         request_handler=Handler,
     )
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     # moto's Step Functions interpreter calls the other services through this server.
     os.environ["MOTO_PORT"] = str(server.server_address[1])
     if os.environ.get("PORTICO_LOCAL_INVOKE_URL"):
