@@ -41,7 +41,13 @@ def test_hosted_server_needs_an_admin(api: Api, org: OrgCtx) -> None:
         assert reply.status == 403 and reply.code == "FORBIDDEN", reply.body
 
 
-def test_create_answers_provisioning_without_an_endpoint(api: Api, org: OrgCtx) -> None:
+def test_create_answers_provisioning_without_an_endpoint(
+    api: Api, org: OrgCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portico.repositories.workflows import Workflows
+
+    # Only the API's answer is under test here: hold the workflow back so the slot stays claimed.
+    monkeypatch.setattr(Workflows, "start", lambda self, action, org_id, server_id: "")
     reply = api.post("/v1/mcp/servers", org.admin_key, {"name": _name(), **IMAGE, "env": {"LEVEL": "debug"}})
     assert reply.status == 201, reply.body
     server = reply.data
