@@ -1,19 +1,20 @@
-"""POST /v1/mcp/servers: Register an MCP server."""
+"""POST /v1/mcp/servers: Register a remote MCP server, or provision a hosted one (git, image, package)."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from portico.http import api, handler, ok, principal
-from portico.models.servers import ServerCreate
-from portico.wiring import servers
+from portico.wiring import hosting
 
 app = api()
 
 
 @app.post("/v1/mcp/servers")
-def create_server(body: ServerCreate) -> Response[dict[str, Any]]:
-    return ok(servers().create(principal(app), body), 201)
+def create_server(body: Annotated[dict[str, Any], Body()]) -> Response[dict[str, Any]]:
+    key = app.current_event.headers.get("Idempotency-Key")
+    return ok(hosting().create_from(principal(app), body, key), 201)
 
 
 lambda_handler = handler(app)

@@ -5,14 +5,14 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from portico.http import api, handler, ok, principal
-from portico.wiring import servers
+from portico.wiring import hosting
 
 app = api()
 
 
 @app.get("/v1/mcp/servers/<server_id>")
 def get_server(server_id: str) -> Response[dict[str, Any]]:
-    return ok(servers().get(principal(app), server_id))
+    return ok(hosting().get(principal(app), server_id))
 
 
 lambda_handler = handler(app)

@@ -6,14 +6,14 @@ from aws_lambda_powertools.event_handler import Response
 
 from portico.http import api, handler, ok, principal, query
 from portico.models.common import ListQuery
-from portico.wiring import servers
+from portico.wiring import hosting
 
 app = api()
 
 
 @app.get("/v1/mcp/servers")
 def list_servers() -> Response[dict[str, Any]]:
-    return ok(servers().list(principal(app), query(app, ListQuery)))
+    return ok(hosting().list(principal(app), query(app, ListQuery)))
 
 
 lambda_handler = handler(app)

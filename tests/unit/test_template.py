@@ -61,7 +61,7 @@ def test_the_translated_template_is_valid_cloudformation(monkeypatch: pytest.Mon
     raw = copy.deepcopy(template().raw)
     for resource in raw["Resources"].values():
         props = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
+        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
             if key in props:
                 props[key] = "s3://bucket/key"
 

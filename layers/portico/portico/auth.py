@@ -47,6 +47,11 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
+def _bearer(headers: Mapping[str, str] | None) -> str | None:
+    scheme, _, token = (_header(headers, "authorization") or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def credentials(headers: Mapping[str, str] | None) -> tuple[str, str]:
     """Extract ``(key_id, secret)`` from the request headers.
 
@@ -170,6 +175,11 @@ def authenticate(headers: Mapping[str, str] | None, repo: MainRepository) -> Pri
     jwt_token = bearer_jwt(headers)
     if jwt_token is not None:
         return _authenticate_jwt(jwt_token, headers, repo)
+    token = _bearer(headers)
+    if token is not None and token.startswith("mcp_conn_"):
+        from portico.hosting import tokens  # connect tokens: checked afresh on every use, never cached
+
+        return tokens.authenticate(token, repo)
     key_id, secret = credentials(headers)
     fingerprint = hashlib.sha256(f"{key_id}.{secret}".encode()).hexdigest()
     cached = principals.get(fingerprint)
@@ -312,4 +322,20 @@ def authorize_request(event: Mapping[str, Any], repo: MainRepository) -> dict[st
 
         logger.info("authorization refused", reason=exc.message)
         raise Unauthorized() from exc
+    if principal.kind is PrincipalKind.CONNECT_TOKEN:
+        from portico.hosting import tokens
+
+        if not tokens.allowed_path(principal, str(event.get("path", ""))):
+            return deny(principal, str(event.get("methodArn", "")))
     return policy(principal, str(event.get("methodArn", "")))
+
+
+def deny(principal: Principal, method_arn: str) -> dict[str, Any]:
+    """A Deny policy (API Gateway answers 403): the credentials are valid but not for this route."""
+    return {
+        "principalId": principal.principal_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": method_arn or "*"}],
+        },
+    }

@@ -16,7 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from portico import auth
 from portico.context import set_from_event
-from portico.errors import HTTP_STATUS, PorticoError, RateLimitedError
+from portico.errors import HTTP_STATUS, PorticoError, RateLimitedError, UnauthorizedError
 from portico.models.identity import Principal
 from portico.observability import logger
 from portico.repositories.events import invocation_finished
@@ -137,7 +137,10 @@ def principal(app: APIGatewayRestResolver) -> Principal:
         UnauthorizedError: the request carries no authorizer context.
     """
     context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer")
-    return auth.from_context(context)
+    found = auth.from_context(context)
+    if found.scope_server_id is not None:  # a connect token is for one MCP endpoint, never the REST API
+        raise UnauthorizedError("connect tokens are accepted on /mcp/servers/{id} only")
+    return found
 
 
 def query(app: APIGatewayRestResolver, model: type[M]) -> M:

@@ -59,6 +59,7 @@ class Settings(BaseModel):
         if self.endpoint_url:
             return f"{self.endpoint_url.rstrip('/')}/{self.user_pool_id}/.well-known/jwks.json"
         return f"{self.user_pool_issuer}/.well-known/jwks.json"
+
     # Hosting on ECS (portico.hosting.ecs.EcsPlatform); empty when the stack was deployed without a VPC.
     hosting_cluster: str | None = None
     hosting_subnets: str | None = None  # comma-separated private subnet ids
@@ -70,6 +71,17 @@ class Settings(BaseModel):
     build_project: str | None = None  # CodeBuild project building git sources
     image_repository_uri: str | None = None  # ECR repository for built images
     hosted_log_group: str | None = None  # CloudWatch Logs group of hosted servers' output
+    # Hosting (seed 000): the container platform, the workflows and connect tokens.
+    platform: str = "ecs"
+    idempotency_table: str | None = None
+    connect_token_secret: str | None = None
+    provision_state_machine: str | None = None
+    deprovision_state_machine: str | None = None
+    lifecycle_state_machine: str | None = None
+    hosting_deploy_timeout: float = Field(default=900.0, gt=0, le=3600)
+    hosting_build_timeout: float = Field(default=1800.0, gt=0, le=7200)
+    hosting_init_timeout: float = Field(default=45.0, gt=0, le=600)  # local bridge: wait for initialize
+    hosting_state_dir: str | None = None  # local platform: where clones, installs and venvs live
 
     def require(self, name: str) -> str:
         """Return a resource name that must be configured.
@@ -114,6 +126,16 @@ _ENV = {
     "build_project": "PORTICO_BUILD_PROJECT",
     "image_repository_uri": "PORTICO_IMAGE_REPOSITORY_URI",
     "hosted_log_group": "PORTICO_HOSTED_LOG_GROUP",
+    "platform": "PORTICO_PLATFORM",
+    "idempotency_table": "PORTICO_IDEMPOTENCY_TABLE",
+    "connect_token_secret": "PORTICO_CONNECT_TOKEN_SECRET",
+    "provision_state_machine": "PORTICO_PROVISION_STATE_MACHINE",
+    "deprovision_state_machine": "PORTICO_DEPROVISION_STATE_MACHINE",
+    "lifecycle_state_machine": "PORTICO_LIFECYCLE_STATE_MACHINE",
+    "hosting_deploy_timeout": "PORTICO_HOSTING_DEPLOY_TIMEOUT",
+    "hosting_build_timeout": "PORTICO_HOSTING_BUILD_TIMEOUT",
+    "hosting_init_timeout": "PORTICO_HOSTING_INIT_TIMEOUT",
+    "hosting_state_dir": "PORTICO_HOSTING_STATE_DIR",
 }
 
 

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from portico.gateway.service import Gateway
     from portico.services.catalog import ToolService, ToolsetService
     from portico.services.health import HealthService
+    from portico.services.hosting import HostingService
     from portico.services.identity import IdentityService
     from portico.services.logins import LoginService
     from portico.services.org_settings import OrgSettingsService
@@ -148,3 +149,21 @@ def transfer() -> ServerTransfer:
     from portico.services.transfer import ServerTransfer
 
     return ServerTransfer(servers())
+
+
+@cache
+def hosting() -> HostingService:
+    from portico.hosting.platforms import get_platform
+    from portico.repositories.logs import LogStore
+    from portico.repositories.main import main_repository
+    from portico.repositories.workflows import Workflows
+    from portico.services.hosting import HostingService
+    from portico.settings import get_settings
+
+    return HostingService(
+        main_repository(),
+        servers(),
+        Workflows(),
+        lambda: LogStore(get_settings().require("hosted_log_group")),
+        get_platform,
+    )

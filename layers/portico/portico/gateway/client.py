@@ -433,7 +433,8 @@ class ConnectionCache:
                 self.hits += 1
                 return found
             self.misses += 1
-            check_destination(target.url)
+            if not target.hosted:
+                check_destination(target.url)
             connection = Connection(target, self.wire, limits, tls_context=target.ssl_context())
             self._items[key] = connection
             while len(self._items) > self.max_size:

@@ -149,6 +149,7 @@ def target_of(server: dict[str, Any], lookup: Lookup | None = None, caller_token
         transport=server.get("transport") or "streamable-http",
         headers=headers,
         tls=tls,
+        hosted=server.get("source_type", "remote") != "remote",
     )
 
 

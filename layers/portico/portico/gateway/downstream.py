@@ -53,6 +53,9 @@ class Target:
     transport: str = "streamable-http"
     headers: dict[str, str] = field(default_factory=dict)
     tls: Tls | None = None
+    # A hosted server's address comes from Portico's own platform (a private Cloud Map name in AWS),
+    # never from a user: the SSRF check that guards user-supplied URLs does not apply to it.
+    hosted: bool = False
 
     def ssl_context(self) -> Any:
         """The ``ssl.SSLContext`` for an ``https`` URL with TLS options, else None (the defaults)."""
@@ -139,7 +142,8 @@ def run(target: Target, operation: Callable[[Any], Awaitable[T]]) -> T:
     import httpx2
     from mcp import MCPError
 
-    check_destination(target.url)
+    if not target.hosted:
+        check_destination(target.url)
     target.ssl_context()  # invalid TLS material fails here, as an UpstreamError naming the server
     limit = get_settings().downstream_timeout
 

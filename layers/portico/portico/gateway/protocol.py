@@ -182,6 +182,9 @@ class McpEndpoint:
         params = event.get("pathParameters") or {}
         kind: Kind = "toolset" if "toolset_id" in params else "server" if "server_id" in params else "org"
         scope_id = params.get("toolset_id") or params.get("server_id")
+        if principal.scope_server_id is not None and (kind != "server" or scope_id != principal.scope_server_id):
+            # A connect token opens one hosted server's endpoint only (the authorizer refuses the rest too).
+            return _response(403, _error(None, RpcError(-32003, "this token is scoped to another server")))
         method = event.get("httpMethod", "POST")
         if method == "GET":
             return _response(

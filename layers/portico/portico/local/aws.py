@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import secrets
 import select
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from portico.local.template import ACCOUNT, Template
@@ -27,13 +31,13 @@ class Moto:
         self.url = ""
         self._process: subprocess.Popen[str] | None = None
 
-    def start(self, timeout: float = 60.0) -> str:
+    def start(self, timeout: float = 60.0, env: dict[str, str] | None = None) -> str:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "portico.local.moto_process"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             preexec_fn=die_with_parent,
             # Its own session: a Ctrl+C or a group signal reaches Portico, which flushes what it still
             # buffers into moto before stopping it.
@@ -189,6 +193,15 @@ def create_resources(template: Template, endpoint: str | None) -> None:
             "RepositoryUri": repository["repositoryUri"],
         }
 
+    secretsmanager = _client("secretsmanager", endpoint, region)
+    for logical, res in template.of_type("AWS::SecretsManager::Secret").items():
+        props = template.resolve(res["Properties"])
+        value = props.get("SecretString") or secrets.token_urlsafe(48)  # GenerateSecretString, locally
+        arn = secretsmanager.create_secret(Name=props["Name"], SecretString=value)["ARN"]
+        template.physical[logical] = {"Ref": arn, "Arn": arn, "Id": arn}
+
+    _create_state_machines(template, endpoint)
+
     # Names the template refers to that need no local resource.
     for logical, res in template.resources.items():
         template.physical.setdefault(
@@ -246,3 +259,65 @@ def _create_user_pools(template: Template, endpoint: str | None) -> None:
             "Ref": created["UserPoolClient"]["ClientId"],
             "ClientId": created["UserPoolClient"]["ClientId"],
         }
+
+
+def _create_state_machines(template: Template, endpoint: str | None) -> None:
+    """State machines with their DefinitionSubstitutions, and the Lambda functions their tasks invoke.
+
+    moto runs the definitions (Step Functions execution is switched on for it); a Lambda task reaches
+    moto's Lambda, whose invocation the moto process hands to the local runtime (``moto_process``).
+    """
+    machines = template.of_type("AWS::Serverless::StateMachine")
+    if not machines:
+        return
+    region = template.region
+    functions = template.of_type("AWS::Serverless::Function")
+    invoked = {
+        ref[0]
+        for res in machines.values()
+        for value in res["Properties"].get("DefinitionSubstitutions", {}).values()
+        if isinstance(value, dict) and isinstance(ref := value.get("Fn::GetAtt"), list) and ref[0] in functions
+    }
+    iam = _client("iam", endpoint, region)
+    role = iam.create_role(
+        RoleName="portico-local-tasks",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    lam = _client("lambda", endpoint, region)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("app.py", "# runs in the local runtime, not here\n")
+    for logical in sorted(invoked):
+        arn = lam.create_function(
+            FunctionName=logical,
+            Runtime="python3.13",
+            Role=role,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": archive.getvalue()},
+            Timeout=int(functions[logical].get("Properties", {}).get("Timeout", 30)),
+        )["FunctionArn"]
+        template.physical[logical] = {"Ref": logical, "Arn": arn}
+    sfn = _client("stepfunctions", endpoint, region)
+    root = Path(template.path).parent if template.path else Path.cwd()
+    for logical, res in machines.items():
+        props = res["Properties"]
+        text = (root / props["DefinitionUri"]).read_text()
+        for name, value in template.resolve(props.get("DefinitionSubstitutions", {})).items():
+            text = text.replace("${" + name + "}", str(value))
+        name = template.resolve(props.get("Name")) or f"portico-local-{logical}"
+        arn = sfn.create_state_machine(name=name, definition=text, roleArn=role)["stateMachineArn"]
+        template.physical[logical] = {"Ref": arn, "Arn": arn, "Name": name}
+
+
+def enable_step_functions(endpoint: str) -> None:
+    """Switch on moto's Step Functions interpreter (server mode: its ``/moto-api/config``)."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()

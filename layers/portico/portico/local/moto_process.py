@@ -6,6 +6,7 @@ Prints ``listening <port>`` once it serves on 127.0.0.1, and exits on SIGTERM/SI
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -26,6 +27,55 @@ def atomic_dynamodb(app: Any) -> Any:
     return wrapped
 
 
+def route_lambda_invocations(invoke_url: str, token: str) -> None:
+    """Hand moto's Lambda invocations (a state machine's Lambda tasks) to the local runtime's handlers.
+
+    moto runs Lambda code only in Docker; its private ``LambdaFunction._invoke_lambda(event)`` →
+    ``(payload, errored, logs)`` is the one seam (moto is pinned; a unit test fails if the seam moves).
+    The runtime answers ``POST /functions/<name>/invoke`` with the handler's result.
+    """
+    import json
+    import urllib.error
+    import urllib.request
+
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        request = urllib.request.Request(
+            f"{invoke_url}/functions/{self.function_name}/invoke",
+            data=json.dumps(event if event is not None else {}).encode(),
+            headers={"Content-Type": "application/json", "X-Portico-Invoke-Token": token},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=900) as response:
+                return response.read().decode(), response.headers.get("X-Portico-Function-Error") is not None, ""
+        except urllib.error.HTTPError as exc:
+            return exc.read().decode(), True, ""
+        except OSError as exc:
+            failure = {"errorMessage": f"local runtime unreachable: {exc}", "errorType": "Unreachable"}
+            return json.dumps(failure), True, ""
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+def warm_up() -> None:
+    """Import moto's Step Functions interpreter and Lambda models ahead of their first request (seconds of
+    imports), while the runtime creates its other resources."""
+    import contextlib
+    import importlib
+
+    for module in (
+        "moto.stepfunctions.parser.models",
+        "moto.stepfunctions.parser.asl.parse.asl_parser",
+        "moto.awslambda.models",
+        "moto.logs.models",
+        "moto.secretsmanager.models",
+    ):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
 def main() -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
@@ -42,6 +92,12 @@ def main() -> int:
         True,
         request_handler=Handler,
     )
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    # moto's Step Functions interpreter calls the other services through this server.
+    os.environ["MOTO_PORT"] = str(server.server_address[1])
+    if os.environ.get("PORTICO_LOCAL_INVOKE_URL"):
+        invoke_url, token = os.environ["PORTICO_LOCAL_INVOKE_URL"], os.environ.get("PORTICO_LOCAL_INVOKE_TOKEN", "")
+        route_lambda_invocations(invoke_url, token)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"listening {server.server_address[1]}", flush=True)

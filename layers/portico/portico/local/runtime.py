@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from portico.local.apigw import LocalApiGateway
-from portico.local.aws import Moto, create_resources, point_boto3_at
+from portico.local.aws import Moto, create_resources, enable_step_functions, point_boto3_at
+from portico.local.invoke import InvokeServer
 from portico.local.lambdas import Lambdas
 from portico.local.poller import SqsPoller
+from portico.local.processes import ProcessRegistry
+from portico.local.processes import install as install_processes
 from portico.local.template import Template
 from portico.observability import logger
 
@@ -40,6 +45,12 @@ def _reset_caches() -> None:
     for factory in vars(wiring).values():
         if hasattr(factory, "cache_clear"):
             factory.cache_clear()
+    from portico.hosting import platforms, tokens
+    from portico.services import idempotency
+
+    platforms.get_platform.cache_clear()
+    idempotency._store.cache_clear()
+    tokens._key = None
 
 
 @dataclass
@@ -55,6 +66,10 @@ class LocalRuntime:
     gateway: LocalApiGateway | None = None
     pollers: list[SqsPoller] = field(default_factory=list)
     api_url: str = ""
+    poll_seconds: int = 1  # the hosting workflows' Wait states (10 s in AWS)
+    invoker: InvokeServer | None = None
+    processes: ProcessRegistry | None = None
+    state_dir: str | None = None
 
     def start(self) -> str:
         """Bring everything up; returns the API base URL."""
@@ -62,14 +77,24 @@ class LocalRuntime:
         # whose I/O completed after 1 ms rather than Python's default 5 ms.
         sys.setswitchinterval(0.001)
         if self.endpoint is None:
+            # State machines' Lambda tasks come back to this runtime through its invoke endpoint.
+            self.invoker = InvokeServer()
+            self.invoker.start()
             self.moto = Moto()
-            self.endpoint = self.moto.start()
+            self.endpoint = self.moto.start(
+                env={"PORTICO_LOCAL_INVOKE_URL": self.invoker.url, "PORTICO_LOCAL_INVOKE_TOKEN": self.invoker.token}
+            )
+            enable_step_functions(self.endpoint)
         point_boto3_at(self.endpoint, REGION)
         self.template = Template.from_file(
-            self.root / "template.yaml", REGION, {"Stage": "local", "LogLevel": "WARNING"}
+            self.root / "template.yaml",
+            REGION,
+            {"Stage": "local", "LogLevel": "WARNING", "HostingPollSeconds": str(self.poll_seconds)},
         )
         create_resources(self.template, self.endpoint)
         lambdas = Lambdas(self.root, self.template.functions())
+        if self.invoker is not None:
+            self.invoker.lambdas = lambdas
         self.gateway = LocalApiGateway(self.template.api_routes(), lambdas, self.template.authorizer_function())
         port = self.gateway.start(self.host, self.port)
         self.api_url = f"http://{self.host}:{port}"
@@ -84,6 +109,12 @@ class LocalRuntime:
                 environment[key] = value
         os.environ.update(environment)
         os.environ["PORTICO_ALLOW_PRIVATE_TARGETS"] = "true"  # local downstreams live on loopback
+        # Hosted servers run as local processes owned by this runtime (stopped with it).
+        os.environ["PORTICO_PLATFORM"] = "local"
+        self.state_dir = tempfile.mkdtemp(prefix="portico-hosting-")
+        os.environ["PORTICO_HOSTING_STATE_DIR"] = self.state_dir
+        self.processes = ProcessRegistry()
+        install_processes(self.processes)
         _reset_caches()
         if self.start_pollers:
             self._start_pollers(lambdas)
@@ -110,7 +141,14 @@ class LocalRuntime:
         flush_all(timeout=2)  # events still buffered go out while their bus exists
         for poller in self.pollers:
             poller.stop()
+        if self.processes is not None:
+            self.processes.stop_all()  # every hosted server and build this Portico started
+            install_processes(None)
         if self.gateway:
             self.gateway.stop()
+        if self.invoker is not None:
+            self.invoker.stop()
         if self.moto:
             self.moto.stop()
+        if self.state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)

@@ -79,13 +79,14 @@ class Template:
     region: str = "us-east-1"
     parameters: dict[str, str] = field(default_factory=dict)
     physical: dict[str, dict[str, str]] = field(default_factory=dict)
+    path: str = ""  # the template file (files it names, like DefinitionUri, are relative to it)
 
     @classmethod
     def from_file(cls, path: Path, region: str, overrides: dict[str, str] | None = None) -> Template:
         raw = load(path)
         params = {k: str(v.get("Default", "")) for k, v in raw.get("Parameters", {}).items()}
         params.update(overrides or {})
-        return cls(raw=raw, region=region, parameters=params)
+        return cls(raw=raw, region=region, parameters=params, path=str(path))
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:

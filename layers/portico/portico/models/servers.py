@@ -185,6 +185,15 @@ class Server(BaseModel):
     created_by: str | None = None
     created_at: str
     updated_at: str
+    # Hosted servers (git, image, package): where they come from, what runs them, their latest logs.
+    source_url: str | None = None
+    ref: str | None = None
+    subdirectory: str | None = None
+    command: str | None = None
+    args: list[str] | None = None
+    env: dict[str, str] | None = Field(default=None, description="Names with plain values masked.")
+    container_id: str | None = None
+    logs: list[dict[str, Any]] | None = None
     is_creator: bool = False
     role: str | None = None
     access_info: AccessInfo | None = None
@@ -193,8 +202,10 @@ class Server(BaseModel):
 class ServerList(BaseModel):
     servers: list[Server]
     total: int
-    limit: int
+    limit: int = Field(description="The page size (SPEC §3); the hosted quota is `quota_limit`.")
     offset: int
+    used: int = Field(default=0, description="Hosted servers counted against the quota (seed 000).")
+    quota_limit: int = Field(default=0, description="Hosted servers the organization's tier allows (seed 000).")
 
 
 class Tool(BaseModel):

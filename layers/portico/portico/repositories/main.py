@@ -355,15 +355,23 @@ class MainRepository:
             ops.append(Delete({"pk": f"ORG#{server['org_id']}", "sk": f"SERVERNAME#{old_name.lower()}"}))
         self.table.transact(ops)
 
-    def delete_server(self, server: dict[str, Any], version: int, quota: Update) -> None:
-        org = server["org_id"]
+    def put_server_with(self, server: dict[str, Any], expected_version: int, quota: Update) -> None:
+        """Replace a server and move a quota counter in one transaction (a hosted server's slot).
+
+        Raises:
+            ConflictError: the server changed, or the counter's condition failed (quota full).
+        """
         self.table.transact(
-            [
-                Delete({"pk": f"ORG#{org}", "sk": f"SERVER#{server['id']}"}, if_version(version)),
-                Delete({"pk": f"ORG#{org}", "sk": f"SERVERNAME#{server['name'].lower()}"}),
-                quota,
-            ]
+            [Put(self.server_record(server, expected_version + 1), if_version(expected_version)), quota]
         )
+
+    def delete_server(self, server: dict[str, Any], version: int, quota: Update | None) -> None:
+        org = server["org_id"]
+        ops: list[Put | Delete | Update | Check] = [
+            Delete({"pk": f"ORG#{org}", "sk": f"SERVER#{server['id']}"}, if_version(version)),
+            Delete({"pk": f"ORG#{org}", "sk": f"SERVERNAME#{server['name'].lower()}"}),
+        ]
+        self.table.transact([*ops, quota] if quota is not None else ops)
         tools = self.table.query("gsi2pk", f"SERVER#{server['id']}", index="gsi2")
         self.table.batch_write(deletes=[{"pk": t["pk"], "sk": t["sk"]} for t in tools])
 

@@ -18,3 +18,11 @@ PRINCIPAL_CALLS_PER_MINUTE = {Tier.FREE: 600, Tier.PRO: 6_000, Tier.STUDIO: 60_0
 def principal_rate_limit(tier: Tier | None) -> tuple[int, int]:
     """The tier's default per-principal limit as ``(limit, interval seconds)``."""
     return PRINCIPAL_CALLS_PER_MINUTE[tier or Tier.FREE], 60
+
+
+# Hosted servers (seed 000): Studio only, at most 5 per organization.
+HOSTED_SERVERS = {Tier.FREE: 0, Tier.PRO: 0, Tier.STUDIO: 5}
+
+
+def hosted_server_limit(tier: Tier | None) -> int:
+    return HOSTED_SERVERS[tier or Tier.FREE]

@@ -65,6 +65,13 @@ def tool_id(server_id: str, name: str) -> str:
     return "tool_" + hashlib.sha256(f"{server_id}\x00{name}".encode()).hexdigest()[:24]
 
 
+def masked_env(env: dict[str, str]) -> dict[str, str]:
+    """Environment as shown: secret references as written, plain values masked (they may be credentials)."""
+    from portico.models.hosting import SECRET_REFERENCE
+
+    return {k: v if SECRET_REFERENCE.match(v) else MASK for k, v in env.items()}
+
+
 def endpoint_url(server_id: str) -> str | None:
     base = public_base_url()
     return f"{base}/mcp/servers/{server_id}" if base else None
@@ -80,10 +87,14 @@ class ServerService:
     def _view(self, principal: Principal, server: dict[str, Any]) -> Server:
         is_creator = bool(principal.user_id) and server.get("created_by") == principal.user_id
         role = principal.role.value if principal.role else None
+        hosted = server.get("source_type", "remote") != "remote"
         return Server.model_validate(
             {
                 **server,
                 **credentials.public_config(server),
+                # A hosted server's own address is internal: callers reach it at endpoint_url.
+                "url": None if hosted else server.get("url"),
+                "env": masked_env(server["env"]) if hosted and server.get("env") is not None else None,
                 "is_creator": is_creator,
                 "role": role,
                 "access_info": AccessInfo(role=role, is_creator=is_creator, creator_id=server.get("created_by")),
@@ -94,7 +105,14 @@ class ServerService:
         return owned(self.repo, principal, "server", server_id, role)
 
     def target(self, server: dict[str, Any]) -> downstream.Target:
-        """The downstream target, secret references resolved now (raises UpstreamError if one is missing)."""
+        """The downstream target, secret references resolved now.
+
+        Raises:
+            UpstreamError: a referenced secret is missing.
+            ConflictError: a hosted server that is not running has no address.
+        """
+        if not server.get("url"):
+            raise ConflictError(f"server {server['name']} is {server.get('status')}: it has no address yet")
         return self.gateway.target(server)
 
     def _check_references(self, org_id: str, server: dict[str, Any]) -> None:
@@ -179,6 +197,12 @@ class ServerService:
         server, version = self._load(principal, server_id, Role.ADMIN)
         old_name = server["name"]
         changes = body.model_dump(exclude_unset=True, mode="json")
+        hosted_only = sorted(set(changes) & {"url", "transport", "status"})
+        if server.get("source_type", "remote") != "remote" and hosted_only:
+            raise ValidationError(
+                "a hosted server's address and status come from its platform: use /start, /stop, /restart",
+                field=hosted_only[0],
+            )
         if any(v is None for k, v in changes.items() if k not in ("description", "rate_limits", "auth", "tls")):
             raise ValidationError("fields other than description cannot be null", fields=sorted(changes))
         baseline = self._policy_baseline(server, changes.get("approval_policy"))
@@ -269,6 +293,16 @@ class ServerService:
             UpstreamError / UpstreamTimeoutError: the server could not be listed (nothing is changed).
         """
         server, version = self._load(principal, server_id, Role.ADMIN)
+        return self.sync_record(server, version)
+
+    def sync_record(self, server: dict[str, Any], version: int) -> SyncResult:
+        """Sync one loaded server (also the hosting workflow's health check: initialize + tools/list).
+
+        Raises:
+            UpstreamError / UpstreamTimeoutError: the server could not be listed (nothing is changed).
+            ConflictError: the server has no address (a hosted server that is not running).
+        """
+        server_id = server["id"]
 
         async def list_all(client: Any) -> list[Any]:
             tools, cursor = [], None
@@ -340,7 +374,10 @@ class ServerService:
         try:
             self.repo.put_server(server, version)
         except ConflictError:
-            fresh, fresh_version = self._load(principal, server_id, Role.ADMIN)
+            found = self.repo.get_server(server["org_id"], server_id)
+            if found is None:
+                raise
+            fresh, fresh_version = found
             fresh.update(done)
             self.repo.put_server(fresh, fresh_version)
             server = fresh
