@@ -72,6 +72,23 @@ ERROR = {
 }
 
 
+def _request_bodies() -> dict[str, tuple[Any, ...]]:
+    """Endpoints that validate a body by a field (not by the signature): the models they accept, by operation."""
+    from portico.models.hosting import HostedServerCreate
+    from portico.models.servers import ServerCreate
+
+    return {"servers_create": (ServerCreate, HostedServerCreate)}
+
+
+def _one_of(models: tuple[Any, ...], schemas: dict[str, Any]) -> dict[str, Any]:
+    from pydantic.json_schema import models_json_schema
+
+    refs, defs = models_json_schema([(m, "validation") for m in models], ref_template="#/components/schemas/{model}")
+    for name, schema in defs.get("$defs", {}).items():
+        schemas.setdefault(name, schema)  # powertools' rendering of a shared model wins
+    return {"oneOf": [refs[(m, "validation")] for m in models]}
+
+
 def _errors(public: bool) -> dict[str, Any]:
     ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     out = {"400": {"description": "VALIDATION_ERROR: the field is named in details", **ref}}
@@ -95,6 +112,7 @@ def render() -> str:
     }
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
+    bodies = _request_bodies()
     for name, doc, app in _resolvers():
         document = json.loads(app.get_openapi_json_schema(title="Portico", version="1"))
         for path, operations in document.get("paths", {}).items():
@@ -113,6 +131,11 @@ def render() -> str:
                 continue
             if schemas.setdefault(schema_name, schema) != schema:
                 raise SystemExit(f"schema {schema_name} differs between functions ({name})")
+    for operations in paths.values():
+        for operation in operations.values():
+            if operation["operationId"] in bodies:
+                content = operation["requestBody"]["content"]["application/json"]
+                content["schema"] = _one_of(bodies[operation["operationId"]], schemas)
     document = {
         "openapi": "3.1.0",
         "info": {

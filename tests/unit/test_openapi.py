@@ -37,5 +37,7 @@ def test_invalid_input_is_documented_as_a_400_with_the_error_envelope() -> None:
     assert {"error_code", "message", "details"} <= set(error["required"])
     assert "VALIDATION_ERROR" in error["properties"]["error_code"]["enum"]
     create = document["paths"]["/v1/mcp/servers"]["post"]
-    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ServerCreate")
+    variants = create["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert {v["$ref"].rsplit("/", 1)[-1] for v in variants} == {"ServerCreate", "HostedServerCreate"}
+    assert "source_type" in document["components"]["schemas"]["HostedServerCreate"]["properties"]
     assert document["paths"]["/health"]["get"]["security"] == []
