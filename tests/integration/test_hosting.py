@@ -151,7 +151,7 @@ def test_bad_hosted_bodies_are_400_naming_the_field(api: Api, org: OrgCtx, body:
     assert api.get("/v1/mcp/servers", org.admin_key).data["total"] == 0
 
 
-def test_a_secret_reference_is_refused_until_secrets_are_available(api: Api, org: OrgCtx) -> None:
+def test_a_reference_to_a_missing_secret_is_a_400_naming_the_variable(api: Api, org: OrgCtx) -> None:
     body = {"name": _name(), "source_type": "package", "command": "npx", "env": {"TOKEN": "{{ secrets.API_TOKEN }}"}}
     reply = api.post("/v1/mcp/servers", org.admin_key, body)
     assert reply.status == 400 and reply.code == "VALIDATION_ERROR" and reply.body["details"]["field"] == "env.TOKEN"

@@ -66,7 +66,9 @@ def _alive(pid: int) -> bool:
 def test_package_server_runs_is_reached_with_a_connect_token_and_is_stopped_started_and_deleted(
     runtime: LocalRuntime, api: Api, org: OrgCtx
 ) -> None:
-    body = {"name": "everything", **EVERYTHING, "env": {"GREETING": "hello"}}
+    assert api.put("/v1/secrets/HOSTED_TOKEN", org.admin_key, {"value": "s3cret-Hosted-77"}).status == 201
+    env = {"GREETING": "hello", "UPSTREAM_TOKEN": "{{ secrets.HOSTED_TOKEN }}"}
+    body = {"name": "everything", **EVERYTHING, "env": env}
     created = api.post("/v1/mcp/servers", org.admin_key, body)
     assert created.status == 201 and created.data["status"] == "provisioning", created.body
     server_id = created.data["id"]
@@ -74,7 +76,9 @@ def test_package_server_runs_is_reached_with_a_connect_token_and_is_stopped_star
     assert running["status"] == "running", running["logs"]
     assert running["endpoint_url"] == f"{runtime.api_url}/mcp/servers/{server_id}"
     assert running["container_id"].startswith("ctr_") and running["tools_count"] >= 10
-    assert running["url"] is None and running["env"] == {"GREETING": "********"}
+    # Literal values are masked, references shown as written; the secret's value never leaves.
+    assert running["url"] is None
+    assert running["env"] == {"GREETING": "********", "UPSTREAM_TOKEN": "{{ secrets.HOSTED_TOKEN }}"}
     assert any("Starting" in e["message"] or "ready" in e["message"] for e in running["logs"]), running["logs"]
 
     # A member connects and reaches the hosted server through the gateway with the token.
@@ -89,6 +93,7 @@ def test_package_server_runs_is_reached_with_a_connect_token_and_is_stopped_star
     # The hosted server's environment is its own: nothing of Portico's (no AWS credentials, no settings).
     env_dump = _call(url, token, "get-env", {}).content[0].text
     assert "GREETING" in env_dump and "AWS_" not in env_dump and "PORTICO_" not in env_dump
+    assert "s3cret-Hosted-77" in env_dump  # the org secret, resolved into the process's environment
 
     # Stop: the process goes and the tools are out of service; start: back, with a new process.
     first_pid = _bridge_pid(runtime, server_id)

@@ -73,12 +73,16 @@ def test_claude_desktop_import_reports_each_entry(api: Api, org: OrgCtx) -> None
     assert entries["taken"]["status"] == "skipped"
     assert entries["bad-url"]["status"] == "rejected" and entries["bad-url"]["reason"].startswith("url")
     assert entries["weird"]["status"] == "rejected" and "carrier-pigeon" in entries["weird"]["reason"]
-    assert entries["everything"]["status"] == "rejected"
-    assert "hosting is not available" in entries["everything"]["reason"]
-    assert (result["created"], result["skipped"], result["rejected"]) == (2, 1, 3)
+    # A stdio entry becomes a hosted package server, provisioned like one created directly.
+    assert entries["everything"]["status"] == "created", entries["everything"]
+    hosted = api.get(f"/v1/mcp/servers/{entries['everything']['server_id']}", org.admin_key).data
+    assert hosted["source_type"] == "package" and hosted["command"] == "npx"
+    assert hosted["args"] == ["-y", "@modelcontextprotocol/server-everything"]
+    assert (result["created"], result["skipped"], result["rejected"]) == (3, 1, 2)
+    assert api.delete(f"/v1/mcp/servers/{hosted['id']}", org.admin_key).status == 204
     servers = {s["name"]: s for s in api.get("/v1/mcp/servers", org.admin_key).data["servers"]}
     assert servers["streamy"]["transport"] == "sse" and servers["remote"]["headers"] == {"X-Team": "********"}
-    assert set(servers) == {"taken", "remote", "streamy"}
+    assert {"taken", "remote", "streamy"} <= set(servers)
 
 
 def test_vscode_shapes_are_detected(api: Api, org: OrgCtx) -> None:
@@ -109,7 +113,7 @@ def test_gateway_toml_maps_env_to_secrets(api: Api, org: OrgCtx) -> None:
     }
     assert "auth.token: secret NOT_A_SECRET does not exist" in entries["missing"]["reason"]
     assert "root_ca_cert_path" in entries["pathy"]["reason"]
-    assert "hosting is not available" in entries["filesystem"]["reason"]
+    assert "env.TOKEN: secret FS_TOKEN does not exist" in entries["filesystem"]["reason"]
     docs = api.get(f"/v1/mcp/servers/{entries['docs']['server_id']}", org.admin_key).data
     assert docs["auth"] == {"type": "token", "token": "{{ secrets.DOCS_TOKEN }}"}
     assert docs["tls"]["verify_certs"] is True

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from portico.models.common import Description, Request, Tag
+from portico.models.policy import RateLimits
 from portico.models.servers import ApprovalPolicy, ServerName
 
 HOSTED_SOURCES = ("git", "image", "package")
@@ -43,6 +44,9 @@ class HostedServerCreate(Request):
         default_factory=dict, description="Values, or `{{ secrets.NAME }}` references resolved at deploy time."
     )
     approval_policy: ApprovalPolicy = ApprovalPolicy.AUTO_APPROVE
+    rate_limits: RateLimits | None = Field(
+        default=None, description="`{limit, interval, tools: {name: {limit, interval}}}`; interval in s or '1m'."
+    )
 
     @field_validator("env")
     @classmethod

@@ -26,9 +26,6 @@ from portico.models.transfer import ExportFormat, ImportEntry, ImportFormat, Imp
 from portico.services.servers import ServerService
 
 MAX_ENTRIES = 100
-HOSTING_UNAVAILABLE = (
-    "stdio servers are hosted servers (source_type package); hosting is not available on this deployment"
-)
 RATE_LIMITS_UNAVAILABLE = "rate_limits ignored: per-server rate limits are not available on this deployment"
 _ENV_REF = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}|\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _INPUT_REF = re.compile(r"\$\{input:[^}]*\}")
@@ -59,12 +56,18 @@ class Rejected(Exception):
 
 
 def create_hosted(servers: ServerService, principal: Principal, payload: dict[str, Any]) -> str:
-    """The one seam between import and hosting: create a hosted ``package`` server from
-    ``{name, source_type: "package", command, args, env}`` and return its id.
+    """Create a hosted ``package`` server from ``{name, source_type: "package", command, args, env}``
+    (provisioned like any hosted server: studio tier, admins, the hosted quota) and return its id."""
+    from portico.models.hosting import HostedServerCreate
+    from portico.wiring import hosting
 
-    Hosting is not part of this deployment, so every stdio entry is rejected here with that reason.
-    """
-    raise Rejected(HOSTING_UNAVAILABLE)
+    try:
+        body = HostedServerCreate.model_validate(payload)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "entry"
+        raise Rejected(f"{where}: {first.get('msg', 'invalid')}") from exc
+    return hosting().create(principal, body).id
 
 
 def apply_rate_limits(payload: dict[str, Any], rate_limits: Any) -> str | None:
