@@ -137,3 +137,17 @@ def test_import_formats_are_detected(body: str, content_type: str | None, fmt: s
 def test_unreadable_documents_are_validation_errors(body: str, content_type: str) -> None:
     with pytest.raises(ValidationError):
         ServerTransfer.parse(body, content_type)
+
+
+def test_receipt_previews_are_scrubbed_of_known_secret_values() -> None:
+    from portico.gateway.service import Gateway
+    from portico.services.receipts import preview
+
+    class Known:
+        def known_values(self, org_id: str) -> list[str]:
+            return ["plain-secret-1", "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"]
+
+    gateway = Gateway(None, None, secrets=Known())  # type: ignore[arg-type]
+    text = preview({"q": "x plain-secret-1 y", "pem": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"})
+    scrubbed = gateway._scrubbed("org", text)
+    assert "plain-secret-1" not in scrubbed and "BEGIN KEY" not in scrubbed and scrubbed.count("[secret]") == 2

@@ -10,6 +10,7 @@ callable; ``Gateway.rate_limits`` the one place that decides which limits a call
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -585,8 +586,10 @@ class Gateway:
         known = self.secrets.known_values(org_id) if self.secrets is not None else []
         token = caller_token()
         for value in [*known, *([token] if token else [])]:
-            if len(value) >= 4 and value in text:
-                text = text.replace(value, "[secret]")
+            # The preview is JSON: look for the value as it appears there (quotes, newlines escaped) too.
+            for form in {value, json.dumps(value, ensure_ascii=False)[1:-1]}:
+                if len(form) >= 4 and form in text:
+                    text = text.replace(form, "[secret]")
         return text
 
     # ------------------------------------------------------------- resources and prompts
