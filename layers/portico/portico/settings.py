@@ -34,6 +34,9 @@ class Settings(BaseModel):
     downstream_timeout: float = Field(default=20.0, gt=0, le=120)
     # Loopback and private targets are refused in the cloud (SSRF); the local runtime allows them.
     allow_private_targets: bool = False
+    # AWS API read timeout. A retried conditional write that had in fact succeeded comes back as a conflict,
+    # so keep it well above the service's latency (the local runtime, sharing a small machine, raises it).
+    aws_read_timeout: float = Field(default=10.0, gt=0, le=120)
     # Members' logins: the Cognito user pool and its app client (template: UserPool, UserPoolClient).
     user_pool_id: str | None = None
     user_pool_client_id: str | None = None
@@ -111,6 +114,7 @@ _ENV = {
     "downstream_connect_timeout": "PORTICO_DOWNSTREAM_CONNECT_TIMEOUT",
     "downstream_timeout": "PORTICO_DOWNSTREAM_TIMEOUT",
     "allow_private_targets": "PORTICO_ALLOW_PRIVATE_TARGETS",
+    "aws_read_timeout": "PORTICO_AWS_READ_TIMEOUT",
     "user_pool_id": "PORTICO_USER_POOL_ID",
     "user_pool_client_id": "PORTICO_USER_POOL_CLIENT_ID",
     "user_pool_jwks_url": "PORTICO_USER_POOL_JWKS_URL",

@@ -109,6 +109,7 @@ class LocalRuntime:
                 environment[key] = value
         os.environ.update(environment)
         os.environ["PORTICO_ALLOW_PRIVATE_TARGETS"] = "true"  # local downstreams live on loopback
+        os.environ.setdefault("PORTICO_AWS_READ_TIMEOUT", "60")  # moto on a busy laptop can be slow
         # Hosted servers run as local processes owned by this runtime (stopped with it).
         os.environ["PORTICO_PLATFORM"] = "local"
         self.state_dir = tempfile.mkdtemp(prefix="portico-hosting-")

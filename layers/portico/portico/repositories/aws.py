@@ -21,7 +21,7 @@ def client(service: str) -> Any:
     config = Config(
         retries={"max_attempts": 3, "mode": "standard"},
         connect_timeout=2,
-        read_timeout=10,
+        read_timeout=settings.aws_read_timeout,
         max_pool_connections=32,
     )
     return boto3.session.Session().client(
