@@ -107,7 +107,8 @@ def test_server_endpoints_need_credentials(api: Api, method: str, suffix: str, b
         ({"name": "ok", "url": "http://a.example/mcp", "approval_policy": "sometimes"}, "approval_policy"),
         ({"name": "ok", "url": "http://a.example/mcp", "tags": ["no spaces"]}, "tags.0"),
         ({"name": "ok", "url": "http://a.example/mcp", "org_id": "org_x"}, "org_id"),
-        ({"name": "ok", "url": "http://a.example/mcp", "source_type": "git"}, "source_type"),
+        ({"name": "ok", "url": "http://a.example/mcp", "source_type": "ftp"}, "source_type"),
+        ({"name": "ok", "url": "http://a.example/mcp", "source_type": "git"}, "url"),  # hosted: source_url
     ],
 )
 def test_bad_server_input_is_a_400_naming_the_field(api: Api, org: OrgCtx, body: dict[str, Any], field: str) -> None:

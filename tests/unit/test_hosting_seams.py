@@ -48,6 +48,7 @@ def test_a_lambda_invocation_in_moto_reaches_the_local_handler(monkeypatch: pyte
     from portico.local.moto_process import route_lambda_invocations
 
     monkeypatch.setattr(LambdaFunction, "_invoke_lambda", LambdaFunction._invoke_lambda)  # restored afterwards
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # a runtime in this worker points boto3 at its moto
     server = InvokeServer()
     server.lambdas = _Handlers()  # type: ignore[assignment]
     server.start()
