@@ -11,7 +11,7 @@ from typing import Any
 from portico.local.apigw import LocalApiGateway
 from portico.local.aws import Moto, create_resources, point_boto3_at
 from portico.local.lambdas import Lambdas
-from portico.local.poller import SqsPoller
+from portico.local.poller_process import PollerProcess, poller_spec
 from portico.local.template import Template
 from portico.observability import logger
 
@@ -52,7 +52,7 @@ class LocalRuntime:
     moto: Moto | None = None
     template: Template | None = None
     gateway: LocalApiGateway | None = None
-    pollers: list[SqsPoller] = field(default_factory=list)
+    pollers: PollerProcess | None = None
     api_url: str = ""
 
     def start(self) -> str:
@@ -85,19 +85,16 @@ class LocalRuntime:
         os.environ["PORTICO_ALLOW_PRIVATE_TARGETS"] = "true"  # local downstreams live on loopback
         _reset_caches()
         if self.start_pollers:
-            self._start_pollers(lambdas)
+            self._start_pollers()
         logger.info("local runtime up", api_url=self.api_url, aws_endpoint=self.endpoint)
         return self.api_url
 
-    def _start_pollers(self, lambdas: Lambdas) -> None:
-        from portico.repositories.aws import client
-
+    def _start_pollers(self) -> None:
+        """The SQS → Lambda mappings and the functions they invoke run in a process of their own (as in
+        AWS, apart from the API's functions), so receipt writing never holds the gateway's interpreter."""
         assert self.template is not None
-        for source in self.template.sqs_sources():
-            queue = self.template.physical[source.queue]
-            poller = SqsPoller(source, queue["QueueUrl"], queue["Arn"], lambdas, client("sqs"), self.retry_delay)
-            poller.start()
-            self.pollers.append(poller)
+        self.pollers = PollerProcess()
+        self.pollers.start(poller_spec(self.template, self.root, self.retry_delay))
 
     def physical(self, logical_id: str) -> dict[str, Any]:
         assert self.template is not None
@@ -107,8 +104,8 @@ class LocalRuntime:
         from portico.repositories.events import flush_all
 
         flush_all(timeout=2)  # events still buffered go out while their bus exists
-        for poller in self.pollers:
-            poller.stop()
+        if self.pollers:
+            self.pollers.stop()
         if self.gateway:
             self.gateway.stop()
         if self.moto:
