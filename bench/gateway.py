@@ -6,6 +6,7 @@ Starts 16 Python SDK downstreams (stateless, JSON responses) and `portico dev`, 
 * tools/call latency (p50/p95/p99) and throughput at concurrency 1 and 8: direct vs /mcp/toolsets/{id};
 * tools/list through Portico over a toolset of 1 server and of 16 servers (cold: the first call, which
   fans out to every server; warm: with the gateway's caches);
+* the Portico process's CPU time per tools/call (less sensitive to a busy machine than latencies);
 * cold start of the MCP handler (a fresh process to its first answered tools/call) beside
   `python -c "import mcp"`, both measured here.
 Loads are bounded in count and time; everything listens on 127.0.0.1.
@@ -103,6 +104,12 @@ def load(
         "p99": percentile(latencies, 0.99),
         "calls_per_s": len(latencies) / elapsed,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wall(command: list[str], env: dict[str, str] | None = None, until: str | None = None) -> float:
@@ -247,7 +254,12 @@ def main() -> int:
 
         for concurrency, per_worker in ((1, int(400 * scale)), (8, int(100 * scale))):
             results[f"direct_c{concurrency}"] = load(direct_url, None, "tools/call", call, concurrency, per_worker, 30)
-            results[f"gateway_c{concurrency}"] = load(gateway_url, key, "tools/call", call, concurrency, per_worker, 30)
+            cpu_before = cpu_seconds(portico.pid)
+            measured = load(gateway_url, key, "tools/call", call, concurrency, per_worker, 30)
+            # The Portico process's own CPU per call (the API gateway, authorizer and MCP handler; not moto,
+            # not the receipt pollers): it varies far less with the machine's load than latency does.
+            measured["portico_cpu_ms"] = (cpu_seconds(portico.pid) - cpu_before) * 1000 / (measured["n"] + concurrency)
+            results[f"gateway_c{concurrency}"] = measured
 
         env = handler_environment(info)
         event = json.dumps(cold_start_event(one["id"], info))
@@ -278,6 +290,10 @@ def report(r: dict[str, Any]) -> None:
         f"(ratio {g1['p50'] / d1['p50']:.2f}x direct)"
     )
     print(f"throughput at concurrency 8: {g8['calls_per_s'] / d8['calls_per_s']:.2f}x direct")
+    print(
+        f"Portico process CPU per tools/call: {g1['portico_cpu_ms']:.2f} ms at concurrency 1, "
+        f"{g8['portico_cpu_ms']:.2f} ms at concurrency 8"
+    )
     print(f"\n{'tools/list via Portico':<28}{'cold':>8}{'p50':>8}{'p95':>8}{'tools':>8}")
     for label, name in (("list_1", "1 server"), ("list_16", "16 servers")):
         m = r[label]

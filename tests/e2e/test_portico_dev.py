@@ -95,7 +95,7 @@ def test_the_demo_server_is_registered_and_its_tools_are_callable(portico_dev: A
 
 
 def children(pid: int) -> list[int]:
-    """The processes ``pid`` started (moto, the demo MCP server)."""
+    """The processes ``pid`` started (moto, the SQS poller process, the demo MCP server)."""
     listed = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False)
     return [int(p) for p in listed.stdout.split()]
 
@@ -120,7 +120,7 @@ def _state(pid: int) -> str:
 def test_portico_dev_stops_cleanly_on_a_signal(portico_dev: Any, sig: signal.Signals) -> None:
     process, info, local = portico_dev
     started = children(process.pid)
-    assert len(started) >= 2  # moto and the demo server
+    assert len(started) >= 3  # moto, the SQS pollers and the demo server
     process.send_signal(sig)
     assert process.wait(timeout=30) == 0
     assert not local.exists()
@@ -135,7 +135,7 @@ def test_portico_dev_stops_cleanly_on_a_signal(portico_dev: Any, sig: signal.Sig
 def test_a_killed_portico_takes_its_processes_with_it(portico_dev: Any) -> None:
     process, _, _ = portico_dev
     started = children(process.pid)
-    assert len(started) >= 2
+    assert len(started) >= 3
     process.kill()  # no chance to clean up: the children must still go (parent-death signal)
     process.wait(timeout=10)
     assert gone(started)

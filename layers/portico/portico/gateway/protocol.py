@@ -15,6 +15,7 @@ import base64
 import json
 import re
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,10 @@ CALL_TOOL = {
 }
 
 
+class Encoded(str):
+    """A result already shaped for its protocol revision and serialized (a cached tools/list page)."""
+
+
 class RpcError(Exception):
     def __init__(self, code: int, message: str, data: Any = None, http_status: int = 200) -> None:
         super().__init__(message)
@@ -105,6 +110,11 @@ class Request:
     meta: dict[str, Any]
     resolved: Resolved  # the scope, resolved once per request (a bad id fails even the handshake)
 
+    @property
+    def negotiated(self) -> str | None:
+        """The protocol revision in use: the request's header, else the session's."""
+        return self.version or (self.session or {}).get("protocol_version")
+
 
 def _response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
     out_headers = {"Content-Type": "application/json", **(headers or {})}
@@ -114,6 +124,14 @@ def _response(status: int, body: Any = None, headers: dict[str, str] | None = No
         "body": json.dumps(body, separators=(",", ":")) if body is not None else "",
         "isBase64Encoded": False,
     }
+
+
+def _result(message_id: Any, result: dict[str, Any] | Encoded, headers: dict[str, str]) -> dict[str, Any]:
+    if not isinstance(result, Encoded):
+        return _response(200, {"jsonrpc": "2.0", "id": message_id, "result": result}, headers)
+    response = _response(200, None, headers)
+    response["body"] = f'{{"jsonrpc":"2.0","id":{json.dumps(message_id)},"result":{result}}}'
+    return response
 
 
 def _error(message_id: Any, exc: RpcError) -> dict[str, Any]:
@@ -164,6 +182,11 @@ class McpEndpoint:
         self.gateway = gateway
         self.sessions = sessions
         self.allowed_origins = allowed_origins
+        # Encoded tools/list pages by (listing identity, offset, modern revision): a listing is memoized
+        # per resolution and liveness snapshot, so a warm tools/list serializes nothing (a page of 16
+        # servers' tools costs what one server's does). Entries hold their listing, so ids stay unique.
+        self._pages: dict[tuple[int, int, bool], tuple[list[dict[str, Any]], Encoded]] = {}
+        self._pages_lock = threading.Lock()
 
     # ------------------------------------------------------------- HTTP
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -295,8 +318,9 @@ class McpEndpoint:
             if exc.code == "INTERNAL_ERROR":
                 logger.exception("mcp request failed", method=method)
             return _response(200, _error(message["id"], rpc_error(exc)))
-        result = self._wire(method, version or (session or {}).get("protocol_version"), result)
-        return _response(200, {"jsonrpc": "2.0", "id": message["id"], "result": result}, extra_headers)
+        if not isinstance(result, Encoded):
+            result = self._wire(method, request.negotiated, result)
+        return _result(message["id"], result, extra_headers)
 
     @staticmethod
     def _wire(method: str, version: str | None, result: dict[str, Any]) -> dict[str, Any]:
@@ -320,7 +344,7 @@ class McpEndpoint:
     # ------------------------------------------------------------- methods
     def _dispatch(
         self, method: str, params: dict[str, Any], request: Request, extra_headers: dict[str, str]
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | Encoded:
         if method == "initialize":
             return self._initialize(params, request, extra_headers)
         if method == "server/discover":
@@ -329,7 +353,7 @@ class McpEndpoint:
             return {}
         resolved = request.resolved
         if method == "tools/list":
-            return self._list_tools(resolved, params)
+            return self._list_tools(resolved, params, request.negotiated)
         if method == "tools/call":
             return self._call_tool(resolved, params, request)
         if method in ("resources/list", "resources/templates/list", "prompts/list"):
@@ -414,11 +438,25 @@ class McpEndpoint:
             result["_meta"] = {"portico/errors": errors}
         return result
 
-    def _list_tools(self, resolved: Resolved, params: dict[str, Any]) -> dict[str, Any]:
+    def _list_tools(self, resolved: Resolved, params: dict[str, Any], version: str | None) -> dict[str, Any] | Encoded:
         if resolved.exposure_mode == "progressive":
             return self._page("tools", [SEARCH_TOOLS, CALL_TOOL], params)
         tools, errors = self.gateway.list_tools(resolved)
-        return self._page("tools", tools, params, errors)
+        if errors:
+            return self._page("tools", tools, params, errors)
+        offset = _decode_cursor(params.get("cursor"))
+        key = (id(tools), offset, version == MODERN_VERSION)
+        with self._pages_lock:
+            found = self._pages.get(key)
+        if found is not None and found[0] is tools:
+            return found[1]
+        page = self._wire("tools/list", version, self._page("tools", tools, params))
+        encoded = Encoded(json.dumps(page, separators=(",", ":")))
+        with self._pages_lock:
+            if len(self._pages) >= 512:
+                self._pages.pop(next(iter(self._pages)))
+            self._pages[key] = (tools, encoded)
+        return encoded
 
     def _context(self, request: Request) -> CallContext:
         session = request.session or {}

@@ -14,7 +14,7 @@ from portico.local.apigw import LocalApiGateway
 from portico.local.aws import Moto, create_resources, enable_step_functions, point_boto3_at
 from portico.local.invoke import InvokeServer
 from portico.local.lambdas import Lambdas
-from portico.local.poller import SqsPoller
+from portico.local.poller_process import PollerProcess, poller_spec
 from portico.local.processes import ProcessRegistry
 from portico.local.processes import install as install_processes
 from portico.local.template import Template
@@ -64,7 +64,7 @@ class LocalRuntime:
     moto: Moto | None = None
     template: Template | None = None
     gateway: LocalApiGateway | None = None
-    pollers: list[SqsPoller] = field(default_factory=list)
+    pollers: PollerProcess | None = None
     api_url: str = ""
     poll_seconds: int = 1  # the hosting workflows' Wait states (10 s in AWS)
     invoker: InvokeServer | None = None
@@ -118,19 +118,16 @@ class LocalRuntime:
         install_processes(self.processes)
         _reset_caches()
         if self.start_pollers:
-            self._start_pollers(lambdas)
+            self._start_pollers()
         logger.info("local runtime up", api_url=self.api_url, aws_endpoint=self.endpoint)
         return self.api_url
 
-    def _start_pollers(self, lambdas: Lambdas) -> None:
-        from portico.repositories.aws import client
-
+    def _start_pollers(self) -> None:
+        """The SQS → Lambda mappings and the functions they invoke run in a process of their own (as in
+        AWS, apart from the API's functions), so receipt writing never holds the gateway's interpreter."""
         assert self.template is not None
-        for source in self.template.sqs_sources():
-            queue = self.template.physical[source.queue]
-            poller = SqsPoller(source, queue["QueueUrl"], queue["Arn"], lambdas, client("sqs"), self.retry_delay)
-            poller.start()
-            self.pollers.append(poller)
+        self.pollers = PollerProcess()
+        self.pollers.start(poller_spec(self.template, self.root, self.retry_delay))
 
     def physical(self, logical_id: str) -> dict[str, Any]:
         assert self.template is not None
@@ -140,8 +137,8 @@ class LocalRuntime:
         from portico.repositories.events import flush_all
 
         flush_all(timeout=2)  # events still buffered go out while their bus exists
-        for poller in self.pollers:
-            poller.stop()
+        if self.pollers:
+            self.pollers.stop()
         if self.processes is not None:
             self.processes.stop_all()  # every hosted server and build this Portico started
             install_processes(None)

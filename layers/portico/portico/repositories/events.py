@@ -5,6 +5,8 @@ so a tool call never waits on EventBridge. Nothing is dropped silently:
 * in Lambda, an internal extension (registered at cold start) holds the execution environment after
   each invocation until the buffer is flushed — the client already has its response by then;
 * elsewhere (the local runtime), the thread flushes continuously and ``flush()`` runs at exit;
+* the thread lingers up to ``linger`` seconds for a batch to fill (one PutEvents for up to 10 events
+  rather than one per event under load), unless a ``flush()`` is waiting;
 * failed entries are retried, then logged with their full detail.
 """
 
@@ -26,15 +28,18 @@ BATCH = 10  # PutEvents' limit
 
 
 class EventPublisher:
-    def __init__(self, bus: str, background: bool = True) -> None:
+    def __init__(self, bus: str, background: bool = True, linger: float = 0.05) -> None:
         self.bus = bus
         self.background = background
+        self.linger = linger
+        self._flushing = threading.Event()
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
         self._idle = threading.Condition()
         self._pending = 0
         self._thread: threading.Thread | None = None
         self.sent = 0
         self.failed = 0
+        self.calls = 0  # PutEvents requests made
         _publishers.append(self)
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
@@ -51,6 +56,8 @@ class EventPublisher:
         """Wait until every published event has been sent (or given up on); False on timeout."""
         deadline = time.monotonic() + timeout
         with self._idle:
+            if self._pending:
+                self._flushing.set()  # no lingering for a fuller batch while someone waits
             while self._pending:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -70,6 +77,9 @@ class EventPublisher:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
+            if self.linger > 0 and self._queue.qsize() < BATCH - 1:
+                # Sleep rather than wait on the queue: one wake-up per batch, not one per event.
+                self._flushing.wait(self.linger)
             while len(batch) < BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -80,11 +90,14 @@ class EventPublisher:
             finally:
                 with self._idle:
                     self._pending -= len(batch)
+                    if not self._pending:
+                        self._flushing.clear()
                     self._idle.notify_all()
 
     def _send(self, entries: list[dict[str, Any]]) -> None:
         for attempt in range(3):
             try:
+                self.calls += 1
                 response = client("events").put_events(Entries=entries)
             except Exception:  # a publishing edge: keep the process serving, log what could not be sent
                 logger.exception("PutEvents failed", attempt=attempt, entries=len(entries))
