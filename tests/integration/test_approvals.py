@@ -243,3 +243,20 @@ def test_a_gateway_server_under_approval_joins_its_toolset_but_waits_for_approva
     assert listed(api, org.admin_key, f"/mcp/toolsets/{toolset['id']}") == set()
     api.post(f"/v1/mcp/servers/{synced['server_id']}/tools/approve", org.admin_key, {"tools": ["add"]})
     assert listed(api, org.admin_key, f"/mcp/toolsets/{toolset['id']}") == {"add"}
+
+
+def test_a_synced_server_everything_lists_every_tool_under_on_change_with_wire_annotations(
+    api: Api, org: OrgCtx, everything_url: str
+) -> None:
+    # The reference server's tools carry annotations and execution hints: what sync stores and pins must
+    # hash the same as what a live tools/list says, or every tool would look changed (and be hidden).
+    server_id = register(api, org, everything_url, "everything-pinned", "require_approval_on_change")
+    synced = api.post(f"/v1/mcp/servers/{server_id}/sync", org.admin_key).data
+    assert synced["pending_approval"] == [] and len(synced["approved"]) == synced["tools_count"]
+    names = listed(api, org.admin_key, f"/mcp/servers/{server_id}")
+    assert names == set(tools_by_name(api, org, server_id)) and "echo" in names
+    tools = mcp(api, org.admin_key, f"/mcp/servers/{server_id}", "tools/list").body["result"]["tools"]
+    annotated = [t["annotations"] for t in tools if t.get("annotations")]
+    assert annotated, "server-everything annotates some tools"
+    for hints in annotated:
+        assert not any("_" in key for key in hints), hints  # readOnlyHint, not read_only_hint

@@ -168,7 +168,7 @@ class Gateway:
         self.secrets = secrets
         self.connections = connections or ConnectionCache()
         self.resolve_ttl = resolve_ttl
-        self.limiter = limiter or RateLimiter(repo.table)
+        self._limiter = limiter
         self._settings: dict[str, tuple[float, dict[str, Any]]] = {}
         self._resolved: dict[tuple[str, str, str | None], Resolved] = {}
         self._refreshing: set[tuple[str, str, str | None]] = set()
@@ -179,6 +179,12 @@ class Gateway:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------- resolution
+    @property
+    def limiter(self) -> RateLimiter:
+        if self._limiter is None:
+            self._limiter = RateLimiter(self.repo.table)
+        return self._limiter
+
     def resolve(self, principal: Principal, kind: Kind, scope_id: str | None = None) -> Resolved:
         """The tools ``principal`` reaches through a scope (cached briefly in a warm process).
 

@@ -327,7 +327,8 @@ class ServerService:
             "last_synced_at"
         )
         for t in listed:
-            dumped = t.model_dump(mode="json", exclude_none=True)
+            # The wire form (camelCase, as clients and a live tools/list see it): stored, hashed and served as is.
+            dumped = t.model_dump(mode="json", exclude_none=True, by_alias=True)
             tool = {
                 "id": tool_id(server_id, t.name),
                 "org_id": server["org_id"],
@@ -335,8 +336,8 @@ class ServerService:
                 "name": t.name,
                 "title": t.title,
                 "description": t.description,
-                "input_schema": dumped.get("input_schema") or {},
-                "output_schema": dumped.get("output_schema"),
+                "input_schema": dumped.get("inputSchema") or {},
+                "output_schema": dumped.get("outputSchema"),
                 "annotations": dumped.get("annotations"),
                 "origin": "mcp",
             }
