@@ -11,6 +11,7 @@ import select
 import subprocess
 import sys
 import zipfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +82,16 @@ def point_boto3_at(endpoint: str | None, region: str) -> None:
     os.environ["AWS_DEFAULT_REGION"] = region
 
 
-def _client(service: str, endpoint: str | None, region: str) -> Any:
+@cache
+def _session() -> Any:
     import boto3
 
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint)
+    return boto3.session.Session()  # one session: its loaded service models are shared by every client
+
+
+@cache
+def _client(service: str, endpoint: str | None, region: str) -> Any:
+    return _session().client(service, region_name=region, endpoint_url=endpoint)
 
 
 def _arn(service: str, region: str, resource: str) -> str:
