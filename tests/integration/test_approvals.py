@@ -3,8 +3,6 @@ on any path, and a changed definition is quarantined until an admin re-approves 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,16 +11,7 @@ from portico.local.runtime import LocalRuntime
 from tests.factories import processes
 from tests.factories.api import Api, Reply
 from tests.factories.orgs import OrgCtx
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
+from tests.factories.wait import wait_until
 
 
 def register(api: Api, org: OrgCtx, url: str, name: str, policy: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,16 +16,7 @@ from portico.local.runtime import LocalRuntime
 from portico.repositories.main import main_repository
 from tests.factories.api import Api, Reply, http
 from tests.factories.orgs import OrgCtx
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
+from tests.factories.wait import wait_until
 
 
 def limited_server(api: Api, org: OrgCtx, url: str, rate_limits: dict[str, Any], name: str = "limited") -> str:

@@ -7,8 +7,6 @@ ending in the dead-letter queue.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 from portico.local.runtime import LocalRuntime
@@ -16,16 +14,7 @@ from portico.repositories.aws import client
 from portico.repositories.main import doc
 from tests.factories.api import Api
 from tests.factories.orgs import OrgCtx
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
+from tests.factories.wait import wait_until
 
 
 def receipts_of(runtime: LocalRuntime, org_id: str) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ from tests.factories import processes
 from tests.factories.api import Api
 from tests.factories.mcp import with_client
 from tests.factories.orgs import OrgCtx
-from tests.integration.test_receipts_pipeline import receipts_of, wait_until
+from tests.factories.wait import wait_until
+from tests.integration.test_receipts_pipeline import receipts_of
 
 TOKEN = "tok-Downstream-9f3c2e71"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,18 +11,9 @@ from portico.local.runtime import LocalRuntime
 from portico.repositories.aws import client
 from tests.factories.api import Api
 from tests.factories.orgs import OrgCtx
+from tests.factories.wait import wait_until
 
 TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def test_members_read_the_effective_settings_and_their_sources(api: Api, org: OrgCtx) -> None:

@@ -102,10 +102,7 @@ class PollerProcess:
             raise RuntimeError("the SQS poller process did not start")
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=5)
+        if self._process is not None:
+            from portico.local.aws import stop_child
+
+            stop_child(self._process)

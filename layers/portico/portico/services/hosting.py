@@ -137,21 +137,8 @@ class HostingService:
             "created_at": stamp,
             "updated_at": stamp,
         }
-        for attempt in range(3):
-            try:
-                self.repo.create_server(server, self.repo.quota_claim(org_id, QUOTA_COUNTER, limit))
-                break
-            except ConflictError as exc:
-                if self.repo.server_name_taken(org_id, body.name):
-                    raise ConflictError(f"a server named {body.name!r} already exists", field="name") from exc
-                if self.repo.quota_used(org_id, QUOTA_COUNTER) >= limit:
-                    raise QuotaExceededError(
-                        f"the {principal.tier} tier hosts at most {limit} servers",
-                        limit=limit,
-                        tier=str(principal.tier),
-                    ) from exc
-                if attempt == 2:
-                    raise
+        over_quota = f"the {principal.tier} tier hosts at most {limit} servers"
+        self.servers.insert_claiming(principal, server, QUOTA_COUNTER, limit, over_quota)
         self._note(server_id, "info", f"provisioning {body.source_type} server {body.name}")
         self._launch("provision", server)
         return self.servers._view(principal, server)

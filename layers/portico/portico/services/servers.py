@@ -164,21 +164,33 @@ class ServerService:
             "created_at": stamp,
             "updated_at": stamp,
         }
+        self.insert_claiming(
+            principal, server, QUOTA_COUNTER, limit, f"the {principal.tier} tier allows {limit} servers"
+        )
+        return self._view(principal, server)
+
+    def insert_claiming(
+        self, principal: Principal, server: dict[str, Any], counter: str, limit: int, over_quota: str
+    ) -> None:
+        """Write a new server and claim one unit of ``counter`` (at most ``limit``) in one transaction.
+
+        Raises:
+            ConflictError: the name is taken (``field: name``), or the write stayed contended (retryable).
+            QuotaExceededError: ``counter`` is at ``limit`` (``over_quota`` is the message).
+        """
+        org_id, name = server["org_id"], server["name"]
         for attempt in range(3):
             try:
-                self.repo.create_server(server, self.repo.quota_claim(org_id, QUOTA_COUNTER, limit))
-                break
+                self.repo.create_server(server, self.repo.quota_claim(org_id, counter, limit))
+                return
             except ConflictError as exc:
                 # Decide by the state after the failure, not by the position of a cancellation reason.
-                if self.repo.server_name_taken(org_id, body.name):
-                    raise ConflictError(f"a server named {body.name!r} already exists", field="name") from exc
-                if self.repo.quota_used(org_id, QUOTA_COUNTER) >= limit:
-                    raise QuotaExceededError(
-                        f"the {principal.tier} tier allows {limit} servers", limit=limit, tier=str(principal.tier)
-                    ) from exc
+                if self.repo.server_name_taken(org_id, name):
+                    raise ConflictError(f"a server named {name!r} already exists", field="name") from exc
+                if self.repo.quota_used(org_id, counter) >= limit:
+                    raise QuotaExceededError(over_quota, limit=limit, tier=str(principal.tier)) from exc
                 if attempt == 2:
                     raise  # still contended: 409, safe to retry
-        return self._view(principal, server)
 
     def list(self, principal: Principal, query: ListQuery) -> ServerList:
         org_id = auth.require_member(principal)
