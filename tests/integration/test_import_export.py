@@ -117,10 +117,7 @@ def test_gateway_toml_maps_env_to_secrets(api: Api, org: OrgCtx) -> None:
     docs = api.get(f"/v1/mcp/servers/{entries['docs']['server_id']}", org.admin_key).data
     assert docs["auth"] == {"type": "token", "token": "{{ secrets.DOCS_TOKEN }}"}
     assert docs["tls"]["verify_certs"] is True
-    if "rate_limits" in docs:  # the server model accepts per-server limits
-        assert docs["rate_limits"]["limit"] == 50
-    else:
-        assert any("rate_limits ignored" in n for n in entries["docs"]["notes"])
+    assert docs["rate_limits"]["limit"] == 50
     internal = api.get(f"/v1/mcp/servers/{entries['internal']['server_id']}", org.admin_key).data
     assert internal["auth"] == {"type": "forward"}
     assert api.get(f"/v1/mcp/servers/{entries['legacy']['server_id']}", org.admin_key).data["transport"] == "sse"

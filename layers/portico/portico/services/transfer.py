@@ -26,7 +26,6 @@ from portico.models.transfer import ExportFormat, ImportEntry, ImportFormat, Imp
 from portico.services.servers import ServerService
 
 MAX_ENTRIES = 100
-RATE_LIMITS_UNAVAILABLE = "rate_limits ignored: per-server rate limits are not available on this deployment"
 _ENV_REF = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}|\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _INPUT_REF = re.compile(r"\$\{input:[^}]*\}")
 _SECRET_FIELDS = {"headers", "auth", "tls"}
@@ -70,12 +69,9 @@ def create_hosted(servers: ServerService, principal: Principal, payload: dict[st
     return hosting().create(principal, body).id
 
 
-def apply_rate_limits(payload: dict[str, Any], rate_limits: Any) -> str | None:
-    """The one seam for imported ``rate_limits``: kept on the payload when servers accept them, else a note."""
-    if "rate_limits" in ServerCreate.model_fields:
-        payload["rate_limits"] = rate_limits
-        return None
-    return RATE_LIMITS_UNAVAILABLE
+def _stdio(name: Any, command: Any, args: Any, env: Any) -> dict[str, Any]:
+    """The hosted ``package`` payload of a stdio entry (whatever format it came in)."""
+    return {"name": name, "source_type": "package", "command": command, "args": list(args or []), "env": env or {}}
 
 
 def env_to_secrets(value: Any) -> Any:
@@ -243,17 +239,7 @@ class ServerTransfer:
         payload = {k: v for k, v in entry.items() if k not in _READ_ONLY}
         payload = {k: env_to_secrets(v) if k in (*_SECRET_FIELDS, "env") else v for k, v in payload.items()}
         if payload.get("command") or payload.get("source_type") == "package":
-            return {
-                "name": payload.get("name"),
-                "source_type": "package",
-                "command": payload.get("command"),
-                "args": payload.get("args") or [],
-                "env": payload.get("env") or {},
-            }
-        if "rate_limits" in payload:
-            note = apply_rate_limits(payload, payload.pop("rate_limits"))
-            if note:
-                notes.append(note)
+            return _stdio(payload.get("name"), payload.get("command"), payload.get("args"), payload.get("env"))
         return payload
 
     @staticmethod
@@ -264,13 +250,7 @@ class ServerTransfer:
         if ignored:
             notes.append(f"ignored: {', '.join(ignored)}")
         if entry.get("command") or entry.get("type") == "stdio":
-            return {
-                "name": name,
-                "source_type": "package",
-                "command": entry.get("command"),
-                "args": list(entry.get("args") or []),
-                "env": env_to_secrets(entry.get("env") or {}),
-            }
+            return _stdio(name, entry.get("command"), entry.get("args"), env_to_secrets(entry.get("env") or {}))
         if not entry.get("url"):
             raise Rejected("an entry needs a url (remote) or a command (stdio)")
         payload: dict[str, Any] = {
@@ -297,13 +277,10 @@ class ServerTransfer:
             cmd = table.get("cmd")
             if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
                 raise Rejected("cmd: a command array is required")
-            return {
-                "name": name,
-                "source_type": "package",
-                "command": cmd[0],
-                "args": cmd[1:],
-                "env": env_to_secrets(table.get("env") or {}),
-            }
+            stdio = _stdio(name, cmd[0], cmd[1:], env_to_secrets(table.get("env") or {}))
+            if "rate_limits" in table:
+                stdio["rate_limits"] = table["rate_limits"]
+            return stdio
         if not table.get("url"):
             raise Rejected("an entry needs url (remote) or cmd (stdio)")
         payload: dict[str, Any] = {
@@ -329,9 +306,7 @@ class ServerTransfer:
                 )
             payload["tls"] = env_to_secrets(tls)
         if "rate_limits" in table:
-            note = apply_rate_limits(payload, table["rate_limits"])
-            if note:
-                notes.append(note)
+            payload["rate_limits"] = table["rate_limits"]
         return payload
 
 
