@@ -27,6 +27,47 @@ def atomic_dynamodb(app: Any) -> Any:
     return wrapped
 
 
+def cache_jsonpath() -> None:
+    """Memoize ``jsonpath_ng.ext.parse``: moto's EventBridge parses eight JSONPath expressions for every
+    event and target (its default input paths), and jsonpath_ng builds a new yacc parser for each parse
+    — two thirds of moto's CPU under a stream of receipts. A parsed expression is immutable."""
+    import functools
+
+    import jsonpath_ng.ext
+
+    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
+
+
+def lighter_sqs() -> None:
+    """Two costs of moto's SQS that grow with a queue's depth, so a queue that falls behind (receipts
+    under load) slows its own consumer further:
+    * ReceiveMessage checks each candidate's retention by computing *all* the queue's attributes, each
+      of which scans every message (O(n²)): read the one attribute instead;
+    * every visibility and delay check reads the clock through datetime arithmetic (a few µs each, for
+      every message on every send and receive): read ``time.time()``, the same value, directly.
+    """
+    import time
+
+    from moto.sqs import models
+
+    def now_seconds(dt: Any = None) -> float:
+        return time.time() if dt is None else float(original_seconds(dt))
+
+    def now_millis(dt: Any = None) -> float:
+        return time.time() * 1000.0 if dt is None else float(original_millis(dt))
+
+    original_seconds, original_millis = models.unix_time, models.unix_time_millis
+    models.unix_time, models.unix_time_millis = now_seconds, now_millis
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > time.time())
+
+    models.SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+        is_message_valid_based_on_retention_period
+    )
+
+
 def route_lambda_invocations(invoke_url: str, token: str) -> None:
     """Hand moto's Lambda invocations (a state machine's Lambda tasks) to the local runtime's handlers.
 
@@ -93,6 +134,8 @@ def main() -> int:
         request_handler=Handler,
     )
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    cache_jsonpath()
+    lighter_sqs()
     # moto's Step Functions interpreter calls the other services through this server.
     os.environ["MOTO_PORT"] = str(server.server_address[1])
     if os.environ.get("PORTICO_LOCAL_INVOKE_URL"):
