@@ -191,3 +191,30 @@ def test_a_refusal_by_one_limit_gives_back_the_tokens_taken_from_the_others(runt
     limiter.acquire([wide])
     with pytest.raises(RateLimitedError):
         limiter.acquire([wide])
+
+
+def test_a_hot_lease_is_renewed_in_the_background(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the first small batches, the next batch is leased off the caller's path: every later
+    UpdateItem runs on a renewal thread, the calls never outrun their leases, and the count is exact."""
+    table = main_repository().table
+    updates: list[tuple[str, int]] = []
+    real_update = table.update
+
+    def spied(update: Any) -> Any:
+        updates.append((threading.current_thread().name, int(update.expression.values[":n"])))
+        return real_update(update)
+
+    monkeypatch.setattr(table, "update", spied)
+    limiter = RateLimiter(table)
+    rule = Limit("principal", f"P#hot-{time.time_ns()}", 10_000, 86400)
+    for _ in range(300):
+        limiter.acquire([rule])
+    wait_until(lambda: not limiter._lease_of(rule, int(time.time() // 86400) * 86400).renewing)
+    sizes = [n for _, n in updates]
+    assert sizes[:5] == [1, 2, 4, 8, 16]
+    # The first small batches are leased by the calls themselves; from a batch of 8 on, in the background.
+    assert [name for name, _ in updates[:3]] == [threading.current_thread().name] * 3
+    assert all(name.startswith("rate-lease") for name, _ in updates[3:]), updates
+    window = int(time.time() // 86400) * 86400
+    stored = table.get(f"RATE#{rule.key}#86400", f"W#{window}")
+    assert stored is not None and stored["used"] == sum(sizes) >= 300

@@ -18,6 +18,10 @@ Design
   UpdateItem per call (and is exact even across instances); a hot key costs one per up to 64 calls.
   Tokens an instance leased but did not use when the window ends are lost: never over-admitting costs
   at most ``limit // 10`` under-admitted calls per other busy instance and window.
+* **Leases renew ahead.** When a hot key's lease (a batch of 8 or more) runs down to a quarter, the
+  next batch is leased in the background, so a busy caller does not wait on DynamoDB every ``batch``
+  calls. The condition is the same; unused tokens at a window's end are lost as above (at most
+  about 1.25 batches per instance).
 * **All limits must pass.** A call takes a token from every applicable limit (tool, server,
   principal); when one refuses, the tokens already taken go back to this instance's leases (local, free).
 * **Identity, not session.** Principal limits are keyed by the principal id (the user, or the API key
@@ -30,12 +34,16 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from portico.errors import ConflictError, RateLimitedError
+from portico.observability import logger
 from portico.repositories.dynamo import Expr, Table, Update
 
 MAX_BATCH = 64
+RENEW_FROM_BATCH = 8  # smaller leases are renewed when used up (a rarely called key stays exact)
+RENEWAL_WAIT = 10.0  # seconds a call waits on an in-flight renewal before leasing for itself
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,12 @@ class _Lease:
     available: int = 0
     batch: int = 1
     exhausted: bool = False
+    renewing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    renewed: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.renewed = threading.Condition(self.lock)
 
 
 class RateLimiter:
@@ -65,6 +78,7 @@ class RateLimiter:
         self.clock = clock
         self._leases: dict[tuple[str, int, int], _Lease] = {}
         self._lock = threading.Lock()
+        self._renewals: ThreadPoolExecutor | None = None
 
     def acquire(self, limits: list[Limit]) -> None:
         """Take one token from every limit, or none.
@@ -97,15 +111,21 @@ class RateLimiter:
         window = int(now // limit.interval) * limit.interval
         lease = self._lease_of(limit, window)
         with lease.lock:
+            if lease.available == 0 and lease.renewing:
+                # The next batch is on its way: wait for it rather than lease a second one beside it.
+                lease.renewed.wait_for(lambda: not lease.renewing, timeout=RENEWAL_WAIT)
             if lease.available > 0:
                 lease.available -= 1
+                if lease.batch >= RENEW_FROM_BATCH and lease.available <= lease.batch // 4 and not lease.renewing:
+                    lease.renewing = True
+                    self._renew_in_background(limit, window, lease)
                 return lease
             if not lease.exhausted:
                 size = min(lease.batch, limit.limit)
                 while size >= 1:
                     if self._lease(limit, window, size):
                         lease.available += size - 1
-                        lease.batch = min(size * 2, max(1, limit.limit // 10), MAX_BATCH)
+                        lease.batch = self._next_batch(limit, size)
                         return lease
                     size //= 2
                 lease.exhausted = True
@@ -117,6 +137,33 @@ class RateLimiter:
             limit=limit.limit,
             interval=limit.interval,
         )
+
+    @staticmethod
+    def _next_batch(limit: Limit, size: int) -> int:
+        return min(size * 2, max(1, limit.limit // 10), MAX_BATCH)
+
+    def _renew_in_background(self, limit: Limit, window: int, lease: _Lease) -> None:
+        if self._renewals is None:
+            with self._lock:
+                if self._renewals is None:
+                    self._renewals = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rate-lease")
+        self._renewals.submit(self._renew, limit, window, lease)
+
+    def _renew(self, limit: Limit, window: int, lease: _Lease) -> None:
+        """Lease the next batch for ``lease``; a batch that does not fit is left to the caller's path,
+        which halves it down to single tokens (and finds the window used up)."""
+        size = min(lease.batch, limit.limit)
+        try:
+            granted = self._lease(limit, window, size)
+        except Exception:  # DynamoDB unreachable now: the next call on the empty lease asks (and reports) itself
+            logger.warning("rate limit lease renewal failed", key=limit.key, exc_info=True)
+            granted = False
+        with lease.lock:
+            if granted:
+                lease.available += size
+                lease.batch = self._next_batch(limit, size)
+            lease.renewing = False
+            lease.renewed.notify_all()
 
     def _lease(self, limit: Limit, window: int, size: int) -> bool:
         """Atomically add ``size`` to the window's count if the total stays within the limit."""
