@@ -148,6 +148,9 @@ def test_receipt_previews_are_scrubbed_of_known_secret_values() -> None:
             return ["plain-secret-1", "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"]
 
     gateway = Gateway(None, None, secrets=Known())  # type: ignore[arg-type]
-    text = preview({"q": "x plain-secret-1 y", "pem": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"})
-    scrubbed = gateway._scrubbed("org", text)
-    assert "plain-secret-1" not in scrubbed and "BEGIN KEY" not in scrubbed and scrubbed.count("[secret]") == 2
+    text = preview(
+        {"q": "x plain-secret-1 y", "pem": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n", "t": "pt_caller"}
+    )
+    scrubbed = gateway._scrubbed("org", text, "pt_caller")
+    assert "plain-secret-1" not in scrubbed and "BEGIN KEY" not in scrubbed and "pt_caller" not in scrubbed
+    assert scrubbed.count("[secret]") == 3

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from portico import auth
@@ -32,7 +33,7 @@ from portico.gateway import credentials, policy
 from portico.gateway.client import ConnectionCache, Limits
 from portico.gateway.downstream import Target
 from portico.gateway.ratelimit import Limit, RateLimiter
-from portico.ids import now_iso
+from portico.ids import iso
 from portico.models.common import Role
 from portico.models.identity import Principal
 from portico.models.receipts import ReceiptStatus, ToolExecuted
@@ -553,9 +554,18 @@ class Gateway:
         if self.receipts is None:
             return None
         receipt_id = new_receipt_id()
-        encoded = dumps(result) if result is not None else None  # one serialization for digest and size
-        self.receipts.publish(
-            ToolExecuted(
+        latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        created = time.time()
+        token = caller_token()
+        # What the receipt needs is captured now; digests, preview and the event itself are built on
+        # the publishing thread, after the caller has its answer. The answer's top level and `_meta`
+        # are copied: the protocol adds its receipt id there while the receipt may be being built.
+        if result is not None:
+            result = {**result, **({"_meta": dict(result["_meta"])} if isinstance(result.get("_meta"), dict) else {})}
+
+        def build() -> ToolExecuted:
+            encoded = dumps(result) if result is not None else None  # one serialization for digest and size
+            return ToolExecuted(
                 receipt_id=receipt_id,
                 org_id=resolved.org_id,
                 principal_id=principal.principal_id,
@@ -573,24 +583,24 @@ class Gateway:
                 policy_decision="deny" if status in ("denied", "rate_limited") else "allow",
                 status=status,
                 error_code=error_code,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                latency_ms=latency_ms,
                 upstream_latency_ms=round(upstream_ms, 2) if upstream_ms is not None else None,
                 arguments_digest=digest(arguments),
-                arguments_preview=self._scrubbed(resolved.org_id, preview(arguments)),
+                arguments_preview=self._scrubbed(resolved.org_id, preview(arguments), token),
                 result_digest=digest_text(encoded) if encoded is not None else None,
                 result_size=len(encoded) if encoded is not None else 0,
                 request_id=ctx.request_id,
                 session_id=ctx.session_id,
-                created_at=now_iso(),
+                created_at=iso(datetime.fromtimestamp(created, UTC)),
                 retention_days=org_settings.retention_days(resolved.settings),
             )
-        )
+
+        self.receipts.publish(build)
         return receipt_id
 
-    def _scrubbed(self, org_id: str, text: str) -> str:
+    def _scrubbed(self, org_id: str, text: str, token: str | None) -> str:
         """A receipt's argument preview without any secret value this process knows, nor the caller's token."""
         known = self.secrets.known_values(org_id) if self.secrets is not None else []
-        token = caller_token()
         for value in [*known, *([token] if token else [])]:
             # The preview is JSON: look for the value as it appears there (quotes, newlines escaped) too.
             for form in {value, json.dumps(value, ensure_ascii=False)[1:-1]}:

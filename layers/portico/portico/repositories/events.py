@@ -18,6 +18,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from portico.observability import logger
@@ -33,7 +34,7 @@ class EventPublisher:
         self.background = background
         self.linger = linger
         self._flushing = threading.Event()
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = queue.Queue()
         self._idle = threading.Condition()
         self._pending = 0
         self._thread: threading.Thread | None = None
@@ -42,15 +43,20 @@ class EventPublisher:
         self.calls = 0  # PutEvents requests made
         _publishers.append(self)
 
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        entry = {"Source": SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail), "EventBusName": self.bus}
+    def publish(self, detail_type: str, detail: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        """Queue one event. ``detail`` may be a function that builds it: it then runs on the publishing
+        thread, off the request's path (what it reads must not change after the call)."""
         if not self.background:
-            self._send([entry])
+            self._send([self._entry(detail_type, detail)])
             return
         with self._idle:
             self._pending += 1
-        self._queue.put(entry)
+        self._queue.put((detail_type, detail))
         self._start()
+
+    def _entry(self, detail_type: str, detail: dict[str, Any] | Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        built = detail() if callable(detail) else detail
+        return {"Source": SOURCE, "DetailType": detail_type, "Detail": json.dumps(built), "EventBusName": self.bus}
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every published event has been sent (or given up on); False on timeout."""
@@ -86,7 +92,15 @@ class EventPublisher:
                 except queue.Empty:
                     break
             try:
-                self._send(batch)
+                entries = []
+                for detail_type, detail in batch:
+                    try:
+                        entries.append(self._entry(detail_type, detail))
+                    except Exception:  # a builder that fails loses its own event only, loudly
+                        self.failed += 1
+                        logger.exception("event not built", detail_type=detail_type)
+                if entries:
+                    self._send(entries)
             finally:
                 with self._idle:
                     self._pending -= len(batch)
