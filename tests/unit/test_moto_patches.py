@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import time
+from typing import Any
 
 import boto3
 import pytest
@@ -20,6 +21,12 @@ def test_the_seams_the_patches_replace_are_where_moto_calls_them() -> None:
     assert "from jsonpath_ng.ext import parse" in inspect.getsource(EventTemplateParser.parse)
     assert "self.is_message_valid_based_on_retention_period(" in inspect.getsource(models.SQSBackend.receive_message)
     assert "unix_time_millis()" in inspect.getsource(models.Message)
+    # While sending, the queue's attributes are read for ContentBasedDeduplication only.
+    for function in (models.SQSBackend.send_message, models.SQSBackend._validate_message, models.Queue.add_message):
+        source = inspect.getsource(function)
+        reads = source.count(".attributes")
+        assert reads == source.count('.attributes.get("ContentBasedDeduplication")') and reads > 0
+    assert "generate_receipt_handle()" in inspect.getsource(models.Message.mark_received)
 
 
 def test_memoized_jsonpath_parses_once_and_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,21 +41,26 @@ def test_memoized_jsonpath_parses_once_and_finds_the_same(monkeypatch: pytest.Mo
     assert [m.value for m in first.find({"detail": {"a": 1}})] == [{"a": 1}]
 
 
-@mock_aws
-def test_lighter_sqs_keeps_visibility_delay_and_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def sqs_patched(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto's SQS models with ``lighter_sqs`` applied (undone after the test)."""
     from moto.sqs import models
 
     from portico.local.moto_process import lighter_sqs
 
-    for name in ("unix_time", "unix_time_millis"):
+    for name in ("unix_time", "unix_time_millis", "generate_receipt_handle"):
         monkeypatch.setattr(models, name, getattr(models, name))
-    monkeypatch.setattr(
-        models.SQSBackend,
-        "is_message_valid_based_on_retention_period",
-        models.SQSBackend.is_message_valid_based_on_retention_period,
-    )
+    for name in ("is_message_valid_based_on_retention_period", "send_message"):
+        monkeypatch.setattr(models.SQSBackend, name, getattr(models.SQSBackend, name))
+    monkeypatch.setattr(models.Queue, "attributes", models.Queue.__dict__["attributes"])
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     lighter_sqs()
+    return models
+
+
+@mock_aws
+def test_lighter_sqs_keeps_visibility_delay_and_retention(sqs_patched: Any) -> None:
+    models = sqs_patched
     assert abs(models.unix_time_millis() - time.time() * 1000) < 1000
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
@@ -67,3 +79,103 @@ def test_lighter_sqs_keeps_visibility_delay_and_retention(monkeypatch: pytest.Mo
     queue = models.sqs_backends["123456789012"]["us-east-1"].get_queue("old")
     queue._messages[0].sent_timestamp -= 120_000
     assert sqs.receive_message(QueueUrl=old).get("Messages", []) == []
+
+
+@mock_aws
+def test_direct_attribute_values_answer_exactly_what_moto_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core import serialize
+
+    from portico.local.moto_process import direct_attribute_values
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(
+        serialize.BaseJSONSerializer,
+        "_serialize_type_structure",
+        serialize.BaseJSONSerializer._serialize_type_structure,
+    )
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    item = {
+        "pk": {"S": "p"},
+        "sk": {"S": "1"},
+        "n": {"N": "12.5"},
+        "b": {"B": b"\x00\xffbinary"},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "m": {"M": {"l": {"L": [{"S": "x"}, {"M": {"deep": {"B": b"\x03"}}}, {"NULL": True}]}, "t": {"BOOL": False}}},
+        "empty": {"S": ""},
+    }
+    ddb.put_item(TableName="t", Item=item)
+    key = {"pk": {"S": "p"}, "sk": {"S": "1"}}
+
+    def answers() -> list[object]:
+        return [
+            ddb.get_item(TableName="t", Key=key)["Item"],
+            ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})[
+                "Items"
+            ],
+            ddb.batch_get_item(RequestItems={"t": {"Keys": [key]}})["Responses"],
+            ddb.scan(TableName="t")["Items"],
+            ddb.update_item(
+                TableName="t",
+                Key=key,
+                UpdateExpression="SET n = :n",
+                ExpressionAttributeValues={":n": {"N": "12.5"}},
+                ReturnValues="ALL_NEW",
+            )["Attributes"],
+            ddb.describe_table(TableName="t")["Table"]["KeySchema"],
+        ]
+
+    before = answers()
+    direct_attribute_values()
+    after = answers()
+    assert after == before
+    assert after[0] == item  # and both are what was written (binary round-trips as bytes)
+
+
+@mock_aws
+def test_lighter_sqs_keeps_fifo_deduplication_and_queue_attributes(sqs_patched: Any) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    fifo = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})[
+        "QueueUrl"
+    ]
+    for _ in range(2):
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    strict = sqs.create_queue(QueueName="strict.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    with pytest.raises(sqs.exceptions.ClientError, match="ContentBasedDeduplication"):
+        sqs.send_message(QueueUrl=strict, MessageBody="x", MessageGroupId="g")  # no deduplication id
+    plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+    for n in range(3):
+        sqs.send_message(QueueUrl=plain, MessageBody=str(n))
+    got = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in got] == ["same"]  # the duplicate was dropped
+    assert len(got[0]["ReceiptHandle"]) == 185 and got[0]["ReceiptHandle"].isalpha()
+    attributes = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
+    assert attributes["ContentBasedDeduplication"] == "true" and attributes["FifoQueue"] == "true"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    counts = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["ApproximateNumberOfMessages"])
+    assert counts["Attributes"] == {"ApproximateNumberOfMessages": "3"}
+
+
+def test_fewer_lookups_keep_the_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import backends
+    from moto.core import utils
+    from moto.sqs import models
+
+    from portico.local.moto_process import fewer_lookups
+
+    monkeypatch.setattr(utils, "camelcase_to_underscores", utils.camelcase_to_underscores)
+    monkeypatch.setattr(models, "camelcase_to_underscores", models.camelcase_to_underscores)
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
+    listed = list(backends.list_of_moto_modules())
+    fewer_lookups()
+    for name in ("ContentBasedDeduplication", "theNewAttribute", "DBInstanceIdentifier", ""):
+        assert models.camelcase_to_underscores(name) == utils.camelcase_to_underscores.__wrapped__(name)  # type: ignore[attr-defined]
+    assert models.camelcase_to_underscores is utils.camelcase_to_underscores  # modules bound by name follow
+    assert list(backends.list_of_moto_modules()) == listed and "sqs" in listed
