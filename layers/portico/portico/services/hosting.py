@@ -391,8 +391,9 @@ class HostingService:
         server, _ = self._record(request)
         self.platform.scale(self._workload(server), 0)
         if request.action == "stop":
-            self._update(request, status=ServerStatus.STOPPED.value)
-            self._note(request.server_id, "info", "stopped")
+            # The API marked the server stopped when asked. Writing that again here would undo a start
+            # that came in since (its "provisioning" turned back into "stopped", its workflow failing).
+            self._note(request.server_id, "info", "stopped: scaled to zero")
         return {}
 
     def _step_fail(self, request: WorkflowInput) -> dict[str, Any]:
