@@ -50,6 +50,18 @@ if TYPE_CHECKING:
 Kind = Literal["org", "toolset", "server"]
 SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
 _fanout = ThreadPoolExecutor(max_workers=32, thread_name_prefix="fanout")
+# Table reads of one resolution, side by side (a pool of its own: its tasks never wait on other tasks).
+_reads = ThreadPoolExecutor(max_workers=6, thread_name_prefix="resolve")
+
+
+def together(*reads: Callable[[], Any]) -> list[Any]:
+    """Run independent reads at once (the first on this thread); their results in order, or the first error."""
+    futures = [_reads.submit(contextvars.copy_context().run, read) for read in reads[1:]]
+    try:
+        first = reads[0]()
+    finally:
+        rest = [future.result() for future in futures]  # never leave a read running unobserved
+    return [first, *rest]
 
 
 @dataclass(frozen=True)
@@ -255,22 +267,44 @@ class Gateway:
         return stored
 
     def _load(self, org_id: str, kind: Kind, scope_id: str | None) -> Resolved:
-        resolved = self._load_scope(org_id, kind, scope_id)
-        resolved.settings = self.org_settings(org_id)
+        """Read a scope and the org's settings; the reads go out together (one round trip's latency)."""
+        scope_id = scope_id or ""
+        if kind == "server":
+            if not scope_id.startswith("mcp_"):
+                raise NotFoundError("server", scope_id)
+            found, tools, settings = together(
+                lambda: self.repo.get_server(org_id, scope_id),
+                lambda: self.repo.server_tools(scope_id),
+                lambda: self.org_settings(org_id),
+            )
+            if found is None:
+                raise NotFoundError("server", scope_id)
+            only = found[0]
+            entries = {t["name"]: Entry(t["name"], t, only, *tool_verdict(t, only)) for t in tools}
+            return Resolved(org_id, kind, scope_id, "full", entries, {only["id"]: only}, settings=settings)
+        if kind == "toolset" and not scope_id.startswith("ts_"):
+            raise NotFoundError("toolset", scope_id)
+        toolset, server_list, tool_list, settings = together(
+            lambda: self.repo.get_toolset(org_id, scope_id) if kind == "toolset" else None,
+            lambda: self.repo.org_servers(org_id),
+            lambda: self.repo.org_tools(org_id),
+            lambda: self.org_settings(org_id),
+        )
+        resolved = self._load_scope(org_id, kind, scope_id, toolset, server_list, tool_list)
+        resolved.settings = settings
         return resolved
 
-    def _load_scope(self, org_id: str, kind: Kind, scope_id: str | None) -> Resolved:
-        if kind == "server":
-            found = self.repo.get_server(org_id, scope_id or "") if (scope_id or "").startswith("mcp_") else None
-            if found is None:
-                raise NotFoundError("server", scope_id or "")
-            only = found[0]
-            entries = {
-                t["name"]: Entry(t["name"], t, only, *tool_verdict(t, only)) for t in self.repo.server_tools(only["id"])
-            }
-            return Resolved(org_id, kind, scope_id, "full", entries, {only["id"]: only})
-        servers = {s["id"]: s for s in self.repo.org_servers(org_id)}
-        catalog = {t["id"]: t for t in self.repo.org_tools(org_id)}
+    def _load_scope(
+        self,
+        org_id: str,
+        kind: Kind,
+        scope_id: str,
+        found: tuple[dict[str, Any], int] | None,
+        server_list: list[dict[str, Any]],
+        tool_list: list[dict[str, Any]],
+    ) -> Resolved:
+        servers = {s["id"]: s for s in server_list}
+        catalog = {t["id"]: t for t in tool_list}
         if kind == "org":
             entries = {}
             for tool in catalog.values():
@@ -278,9 +312,8 @@ class Gateway:
                 name = f"{owner['name'] if owner else 'http'}__{tool['name']}"
                 entries[name] = Entry(name, tool, owner, *tool_verdict(tool, owner))
             return Resolved(org_id, kind, None, "full", entries, servers)
-        found = self.repo.get_toolset(org_id, scope_id or "") if (scope_id or "").startswith("ts_") else None
         if found is None:
-            raise NotFoundError("toolset", scope_id or "")
+            raise NotFoundError("toolset", scope_id)
         toolset = found[0]
         aliases = toolset.get("aliases") or {}
         entries = {}

@@ -39,7 +39,7 @@ def _reset_caches() -> None:
     from portico.settings import get_settings
 
     get_settings.cache_clear()
-    aws.client.cache_clear()
+    aws.clear_clients()
     main.main_repository.cache_clear()
     users.user_directory.cache_clear()
     for factory in vars(wiring).values():

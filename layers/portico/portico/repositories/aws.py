@@ -6,14 +6,34 @@ we pass it explicitly too so the settings object stays the one reader of the env
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Any
 
 from portico.settings import get_settings
 
+_clients: dict[str, Any] = {}
+_building = threading.Lock()
 
-@cache
+
 def client(service: str) -> Any:
+    """The process's client for ``service``, built on first use — once, even when threads ask together
+    (a resolution's parallel reads on a cold start would otherwise each import boto3 and build one)."""
+    found = _clients.get(service)
+    if found is None:
+        with _building:
+            found = _clients.get(service)
+            if found is None:
+                found = _clients[service] = _build(service)
+    return found
+
+
+def clear_clients() -> None:
+    """Forget the built clients (the local runtime, after pointing the settings elsewhere)."""
+    with _building:
+        _clients.clear()
+
+
+def _build(service: str) -> Any:
     import boto3  # deferred: ~0.2 s, paid only by functions that touch AWS
     from botocore.config import Config
 
