@@ -33,6 +33,31 @@ def test_from_servers_builds_a_toolset_in_one_request(api: Api, org: OrgCtx, dem
     assert listed["total"] == 1 and listed["items"][0]["id"] == toolset["id"]
 
 
+def test_from_servers_syncs_never_synced_servers_side_by_side(api: Api, org: OrgCtx, demo_http_url: str) -> None:
+    created = [
+        api.post("/v1/mcp/servers", org.admin_key, {"name": f"s{n}", "url": demo_http_url}).data for n in range(4)
+    ]
+    assert all(not api.get(f"/v1/mcp/servers/{s['id']}", org.admin_key).data.get("last_synced_at") for s in created)
+    toolset = api.post(
+        "/v1/toolsets/from_servers",
+        org.admin_key,
+        {"name": "four", "server_ids": [s["id"] for s in created], "on_conflict": "prefix"},
+    ).data
+    assert {f"s{n}__add" for n in range(4)} <= {t["exposed_name"] for t in toolset["tools"]}
+    assert all(api.get(f"/v1/mcp/servers/{s['id']}", org.admin_key).data["last_synced_at"] for s in created)
+
+    # One server that cannot be synced: the request fails naming it, and no toolset is made.
+    dead = api.post(
+        "/v1/mcp/servers", org.admin_key, {"name": "dead", "url": f"http://127.0.0.1:{processes.free_port()}/mcp"}
+    ).data
+    fresh = api.post("/v1/mcp/servers", org.admin_key, {"name": "fresh", "url": demo_http_url}).data
+    reply = api.post(
+        "/v1/toolsets/from_servers", org.admin_key, {"name": "broken", "server_ids": [fresh["id"], dead["id"]]}
+    )
+    assert reply.status == 502 and reply.code == "UPSTREAM_ERROR" and "dead" in reply.body["message"]
+    assert [t["name"] for t in api.get("/v1/toolsets", org.admin_key).data["items"]] == ["four"]
+
+
 def test_a_name_collision_is_a_conflict_naming_both_tools(api: Api, org: OrgCtx, demo_http_url: str) -> None:
     first, second = server(api, org, "one", demo_http_url), server(api, org, "two", demo_http_url)
     reply = api.post(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from portico import auth
@@ -399,18 +401,28 @@ class ToolsetService:
             NotFoundError: a server is not in this org.  ConflictError: a collision (with on_conflict=error).
         """
         org_id = auth.require_member(principal, Role.ADMIN)
-        tools: list[dict[str, Any]] = []
+        servers = []
         for server_id in dict.fromkeys(body.server_ids):
             found = self.repo.get_server(org_id, server_id)
             if found is None:
                 raise NotFoundError("server", server_id)
-            if not found[0].get("last_synced_at"):
-                self.servers.sync(principal, server_id)
-                found = self.repo.get_server(org_id, server_id)
-            assert found is not None
-            server = found[0]
+            servers.append(found[0])
+        unsynced = [s["id"] for s in servers if not s.get("last_synced_at")]
+        if unsynced:
+            # Each sync is a few round trips to its server: run them side by side. Every sync stands on
+            # its own (written whole or not at all); the first failure, in request order, is the answer.
+            context = contextvars.copy_context()
+            with ThreadPoolExecutor(max_workers=min(8, len(unsynced)), thread_name_prefix="sync") as pool:
+                list(pool.map(lambda sid: context.copy().run(self.servers.sync, principal, sid), unsynced))
+        tools: list[dict[str, Any]] = []
+        for server in servers:
+            if server["id"] in unsynced:
+                found = self.repo.get_server(org_id, server["id"])
+                if found is None:
+                    raise NotFoundError("server", server["id"])  # deleted meanwhile
+                server = found[0]
             # Tools awaiting approval join too: they are exposed once approved, refused until then.
-            tools += [t for t in self.repo.server_tools(server_id) if _joins(t, server)]
+            tools += [t for t in self.repo.server_tools(server["id"]) if _joins(t, server)]
         aliases = self._prefix_collisions(tools) if body.on_conflict == "prefix" else {}
         fields: dict[str, Any] = {
             "name": body.name,
