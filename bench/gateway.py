@@ -266,7 +266,7 @@ def main() -> int:
             results[f"{label}_tools"] = len(listed["tools"])
             results[label] = load(f"{api}/mcp/toolsets/{toolset['id']}", key, "tools/list", {}, 1, int(200 * scale), 20)
 
-        for concurrency, per_worker in ((1, int(400 * scale)), (8, int(100 * scale))):
+        for concurrency, per_worker in ((1, int(400 * scale)), (8, int(250 * scale))):
             results[f"direct_c{concurrency}"] = load(direct_url, None, "tools/call", call, concurrency, per_worker, 30)
             cpu_before = cpu_seconds(portico.pid)
             measured = load(gateway_url, key, "tools/call", call, concurrency, per_worker, 30)
