@@ -179,3 +179,37 @@ def test_fewer_lookups_keep_the_answers(monkeypatch: pytest.MonkeyPatch) -> None
         assert models.camelcase_to_underscores(name) == utils.camelcase_to_underscores.__wrapped__(name)  # type: ignore[attr-defined]
     assert models.camelcase_to_underscores is utils.camelcase_to_underscores  # modules bound by name follow
     assert list(backends.list_of_moto_modules()) == listed and "sqs" in listed
+
+
+def test_event_targets_render_their_default_input_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.events.utils import EventTemplateParser
+
+    from portico.local.moto_process import lighter_event_targets
+
+    monkeypatch.setattr(EventTemplateParser, "parse", EventTemplateParser.__dict__["parse"])
+    original = EventTemplateParser.parse
+    base = {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "ToolExecuted",
+        "source": "portico",
+        "account": "123456789012",
+        "time": 1764637200.25,
+        "region": "us-east-1",
+        "resources": ["arn:a", "arn:b"],
+        "detail": {"receipt_id": "rcpt_1", "nested": {"list": [1, "two", None]}, "text": 'quote " and \\ slash'},
+        "ingestion-time": 1764637200.5,
+    }
+    events = [
+        base,
+        {**base, "resources": []},
+        {**base, "detail": {}},
+        {k: v for k, v in base.items() if k != "account"},
+    ]
+    cases = [(None, {}), ('{"only": <detail>}', {}), ('{"d": "<d>"}', {"d": "$.detail.receipt_id"})]
+    expected = [original(template, paths, event) for event in events for template, paths in cases]
+    lighter_event_targets()
+    assert EventTemplateParser.parse is not original
+    assert [
+        EventTemplateParser.parse(template, paths, event) for event in events for template, paths in cases
+    ] == expected

@@ -153,6 +153,39 @@ def direct_attribute_values() -> None:
     serialize.BaseJSONSerializer._serialize_type_structure = structure  # type: ignore[method-assign]
 
 
+def lighter_event_targets() -> None:
+    """EventBridge renders each target's input through its default template even without an input
+    transformer: eight JSONPath lookups per event and target, each of a top-level field (``$.detail`` …).
+    Look those up in the event directly; any other template or paths map goes through moto's own parser.
+    (Not patched: an item's 400 KB check re-sums the item per attribute set, quadratic but exact.)"""
+    import json
+    import re
+
+    from moto.events.utils import EventTemplateParser
+
+    parser = EventTemplateParser
+    original = parser.parse
+    fields = {name: path[2:] for name, path in parser.DEFAULT_EVENT_INPUT_PATHS_MAP.items()}
+    if all(re.fullmatch(r"\$\.[\w-]+", path) for path in parser.DEFAULT_EVENT_INPUT_PATHS_MAP.values()):
+
+        def parse(input_template: str, input_paths_map: dict[str, Any], event: Any) -> dict[str, Any]:
+            if input_paths_map or not isinstance(event, dict):
+                return original(input_template, input_paths_map, event)  # type: ignore[no-any-return]
+            template = input_template or parser.DEFAULT_EVENT_INPUT_TEMPLATE
+            for name, field in fields.items():
+                result = parser._stringify(event[field]) if field in event else None
+                if result:
+                    template = template.replace(f"<{name}>", result)
+            for name, value in (
+                ("aws.events.event.json", event),
+                ("aws.events.event.ingestion-time", event["ingestion-time"]),
+            ):
+                template = template.replace(f"<{name}>", parser._stringify(value))
+            return dict(json.loads(template))
+
+        parser.parse = staticmethod(parse)  # type: ignore[method-assign,assignment]
+
+
 def route_lambda_invocations(invoke_url: str, token: str) -> None:
     """Hand moto's Lambda invocations (a state machine's Lambda tasks) to the local runtime's handlers.
 
@@ -223,6 +256,7 @@ def main() -> int:
     cache_jsonpath()
     lighter_sqs()
     direct_attribute_values()
+    lighter_event_targets()
     # moto's Step Functions interpreter calls the other services through this server.
     os.environ["MOTO_PORT"] = str(server.server_address[1])
     if os.environ.get("PORTICO_LOCAL_INVOKE_URL"):
