@@ -3,7 +3,10 @@
 One ``Connection`` per downstream (server + credentials) is negotiated once and reused across
 invocations of a warm Lambda: the initialize handshake (or, for a modern-only server, the
 2026-07-28 envelope) happens on first use, the downstream's ``Mcp-Session-Id`` is kept, and an
-expired session (404, or 400 from TypeScript servers) is re-initialized once. Every exchange has a
+expired session (404, or 400 from TypeScript servers) is re-initialized once. A server that keeps no
+sessions needs no handshake in a new process either: its negotiation, recorded when it was synced,
+is adopted (one downstream request for a cold Lambda's first call instead of three); should it now
+want a session, it answers 400/404 and is initialized then. Every exchange has a
 connect timeout and a total deadline; every failure becomes an ``UpstreamError`` naming the server.
 
 Servers registered with the legacy SSE transport go through the `mcp` SDK client instead
@@ -151,11 +154,45 @@ class Connection:
     capabilities: dict[str, Any] = field(default_factory=dict)
     last_used: float = field(default_factory=time.monotonic)
     tls_context: ssl.SSLContext | None = None
+    adopted: bool = False  # negotiated from a record, not by this connection: a 400/404 re-initializes
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def modern(self) -> bool:
         return self.protocol_version == MODERN_VERSION
+
+    def adopt(self, negotiated: dict[str, Any]) -> None:
+        """Start from a negotiation recorded earlier with this server (``negotiation()``), if not negotiated yet."""
+        version = negotiated.get("protocol_version")
+        if not isinstance(version, str) or negotiated.get("url") != self.target.url:
+            return
+        with self._lock:
+            if self.protocol_version is None:
+                self.capabilities = dict(negotiated.get("capabilities") or {})
+                self.server_info = dict(negotiated.get("server_info") or {})
+                self.session_id = None
+                self.protocol_version = version
+                self.adopted = True
+
+    def negotiation(self) -> dict[str, Any] | None:
+        """What a connection in another process may adopt: this one's negotiation, when the server keeps
+        no sessions (it granted no ``Mcp-Session-Id``); None for a server that does.
+
+        Raises:
+            UpstreamError / UpstreamTimeoutError: the server could not be initialized.
+        """
+        if self.adopted:
+            self.request("ping")  # proves the adopted negotiation, or (a 400/404) replaces it
+        else:
+            self._ensure(time.monotonic() + self.limits.total)
+        if self.session_id is not None:
+            return None
+        return {
+            "url": self.target.url,
+            "protocol_version": self.protocol_version,
+            "capabilities": self.capabilities,
+            "server_info": self.server_info,
+        }
 
     # ------------------------------------------------------------- public
     def request(self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
@@ -175,6 +212,7 @@ class Connection:
             with self._lock:
                 self.protocol_version = None
                 self.session_id = None
+                self.adopted = False
             self._ensure(deadline)
             return self._post_raw(method, params, deadline, self.protocol_version, retrying=True)[0]
 
@@ -298,7 +336,8 @@ class Connection:
         headers = self._headers(version, method, name)
         connection, response = self._send(json.dumps(message).encode(), headers, deadline)
         try:
-            if response.status in (404, 400) and self.session_id and method != "initialize" and not retrying:
+            renewable = self.session_id is not None or self.adopted
+            if response.status in (404, 400) and renewable and method != "initialize" and not retrying:
                 raise _SessionExpired()
             if response.status >= 400 and response.status != 400:
                 # A JSON-RPC error may ride on a 4xx; otherwise the status is the error.
@@ -420,7 +459,8 @@ class ConnectionCache:
         credentials = hashlib.sha256(f"{json.dumps(target.headers, sort_keys=True)}|{tls}".encode()).hexdigest()[:32]
         return f"{target.server_id}|{target.url}|{credentials}"
 
-    def get(self, target: Target, limits: Limits) -> Connection:
+    def get(self, target: Target, limits: Limits, negotiated: dict[str, Any] | None = None) -> Connection:
+        """The connection for ``target``; a new one adopts ``negotiated`` (see ``Connection.adopt``) if given."""
         key = self.key(target)
         now = time.monotonic()
         with self._lock:
@@ -436,6 +476,8 @@ class ConnectionCache:
             if not target.hosted:
                 check_destination(target.url)
             connection = Connection(target, self.wire, limits, tls_context=target.ssl_context())
+            if negotiated and target.transport != "sse":
+                connection.adopt(negotiated)
             self._items[key] = connection
             while len(self._items) > self.max_size:
                 self._items.popitem(last=False)

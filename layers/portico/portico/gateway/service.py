@@ -30,7 +30,7 @@ from portico.errors import (
     UpstreamTimeoutError,
 )
 from portico.gateway import credentials, policy
-from portico.gateway.client import ConnectionCache, Limits
+from portico.gateway.client import Connection, ConnectionCache, Limits
 from portico.gateway.downstream import Target
 from portico.gateway.ratelimit import Limit, RateLimiter
 from portico.ids import iso
@@ -472,14 +472,24 @@ class Gateway:
 
     def _request(self, server: dict[str, Any], method: str, params: dict[str, Any]) -> Any:
         """One request to a downstream server through the shared connection cache."""
-        settings = get_settings()
         target = self.target(server)
         if target.transport == "sse":
             return _sdk_request(target, method, params)
-        connection = self.connections.get(
-            target, Limits(settings.downstream_connect_timeout, settings.downstream_timeout)
-        )
-        return connection.request(method, params)
+        return self._connection(server, target).request(method, params)
+
+    def _connection(self, server: dict[str, Any], target: Target) -> Connection:
+        settings = get_settings()
+        limits = Limits(settings.downstream_connect_timeout, settings.downstream_timeout)
+        return self.connections.get(target, limits, server.get("negotiated"))
+
+    def negotiation(self, server: dict[str, Any]) -> dict[str, Any] | None:
+        """What connections to ``server`` in other processes may adopt instead of initializing (stored on
+        the server when it is synced); None for a server that keeps sessions, or that cannot say now."""
+        try:
+            target = self.target(server)
+            return None if target.transport == "sse" else self._connection(server, target).negotiation()
+        except UpstreamError:
+            return None
 
     # ------------------------------------------------------------- calling
     def call(

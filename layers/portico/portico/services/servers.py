@@ -382,6 +382,8 @@ class ServerService:
             "last_checked_at": stamp,
             "last_error": None,
             "tool_approval_hashes": policy.approved_hashes(current),
+            # A server that keeps no sessions: later connections adopt this instead of initializing.
+            "negotiated": self.gateway.negotiation(server),
         }
         server.update(done)
         try:
