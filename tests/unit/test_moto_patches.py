@@ -27,6 +27,12 @@ def test_the_seams_the_patches_replace_are_where_moto_calls_them() -> None:
         reads = source.count(".attributes")
         assert reads == source.count('.attributes.get("ContentBasedDeduplication")') and reads > 0
     assert "generate_receipt_handle()" in inspect.getsource(models.Message.mark_received)
+    assert "self._old_receipt_handles" in inspect.getsource(models.Message.all_receipt_handles.fget)
+    # An item is built attribute by attribute into a LimitedSizeDict, and that is all its __init__ does.
+    from moto.dynamodb.models import dynamo_type
+
+    item_init = inspect.getsource(dynamo_type.Item.__init__)
+    assert "self.attrs = LimitedSizeDict()" in item_init and item_init.count("self.") == 4
 
 
 def test_memoized_jsonpath_parses_once_and_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +59,7 @@ def sqs_patched(monkeypatch: pytest.MonkeyPatch) -> Any:
     for name in ("is_message_valid_based_on_retention_period", "send_message"):
         monkeypatch.setattr(models.SQSBackend, name, getattr(models.SQSBackend, name))
     monkeypatch.setattr(models.Queue, "attributes", models.Queue.__dict__["attributes"])
+    monkeypatch.setattr(models.Queue, "delete_message", models.Queue.delete_message)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     lighter_sqs()
     return models
@@ -165,16 +172,21 @@ def test_lighter_sqs_keeps_fifo_deduplication_and_queue_attributes(sqs_patched: 
 
 def test_fewer_lookups_keep_the_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto import backends
-    from moto.core import utils
+    from moto.core import responses, utils
     from moto.sqs import models
+    from moto.sqs.responses import SQSResponse
 
     from portico.local.moto_process import fewer_lookups
 
     monkeypatch.setattr(utils, "camelcase_to_underscores", utils.camelcase_to_underscores)
     monkeypatch.setattr(models, "camelcase_to_underscores", models.camelcase_to_underscores)
     monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
+    monkeypatch.setattr(utils, "method_names_from_class", utils.method_names_from_class)
+    monkeypatch.setattr(responses, "method_names_from_class", responses.method_names_from_class)
     listed = list(backends.list_of_moto_modules())
+    methods = utils.method_names_from_class(SQSResponse)
     fewer_lookups()
+    assert responses.method_names_from_class(SQSResponse) == methods and "receive_message" in methods
     for name in ("ContentBasedDeduplication", "theNewAttribute", "DBInstanceIdentifier", ""):
         assert models.camelcase_to_underscores(name) == utils.camelcase_to_underscores.__wrapped__(name)  # type: ignore[attr-defined]
     assert models.camelcase_to_underscores is utils.camelcase_to_underscores  # modules bound by name follow
@@ -213,3 +225,51 @@ def test_event_targets_render_their_default_input_as_moto_does(monkeypatch: pyte
     assert [
         EventTemplateParser.parse(template, paths, event) for event in events for template, paths in cases
     ] == expected
+
+
+@mock_aws
+def test_lighter_sqs_deletes_by_current_and_old_receipt_handles(sqs_patched: Any) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="d", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=str(n))
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]  # visible at once: new handles
+    assert {m["Body"] for m in again} == {"0", "1", "2"}
+    old = next(m for m in first if m["Body"] == "0")["ReceiptHandle"]
+    current = next(m for m in again if m["Body"] == "1")["ReceiptHandle"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=old)  # an earlier handle of a message still deletes it
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=current)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=current)  # twice: fine, as in SQS
+    with pytest.raises(sqs.exceptions.ReceiptHandleIsInvalid):
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+    left = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in left] == ["2"]
+
+
+@mock_aws
+def test_lighter_items_keep_the_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models import dynamo_type
+
+    from portico.local.moto_process import lighter_items
+
+    monkeypatch.setattr(dynamo_type.Item, "__init__", dynamo_type.Item.__init__)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    lighter_items()
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    item = {"pk": {"S": "a"}, "n": {"N": "1"}, "m": {"M": {"x": {"L": [{"S": "y"}]}}}, "big": {"S": "z" * 200_000}}
+    ddb.put_item(TableName="t", Item=item)
+    assert ddb.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == item
+    # Two attributes that fit one by one but not together: refused, as by DynamoDB.
+    too_big = {"pk": {"S": "b"}, "one": {"S": "x" * 203_000}, "two": {"S": "x" * 203_000}}
+    with pytest.raises(ddb.exceptions.ClientError, match="Item size has exceeded"):
+        ddb.put_item(TableName="t", Item=too_big)
+    with pytest.raises(ddb.exceptions.ClientError, match="Item size has exceeded"):
+        ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": too_big}}]})
+    assert "Item" not in ddb.get_item(TableName="t", Key={"pk": {"S": "b"}})
