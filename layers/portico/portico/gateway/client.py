@@ -476,7 +476,7 @@ class ConnectionCache:
             if not target.hosted:
                 check_destination(target.url)
             connection = Connection(target, self.wire, limits, tls_context=target.ssl_context())
-            if negotiated and target.transport != "sse":
+            if negotiated:
                 connection.adopt(negotiated)
             self._items[key] = connection
             while len(self._items) > self.max_size:

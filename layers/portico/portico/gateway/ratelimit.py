@@ -78,7 +78,7 @@ class RateLimiter:
         self.clock = clock
         self._leases: dict[tuple[str, int, int], _Lease] = {}
         self._lock = threading.Lock()
-        self._renewals: ThreadPoolExecutor | None = None
+        self._renewals = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rate-lease")  # threads on first use
 
     def acquire(self, limits: list[Limit]) -> None:
         """Take one token from every limit, or none.
@@ -118,7 +118,7 @@ class RateLimiter:
                 lease.available -= 1
                 if lease.batch >= RENEW_FROM_BATCH and lease.available <= lease.batch // 4 and not lease.renewing:
                     lease.renewing = True
-                    self._renew_in_background(limit, window, lease)
+                    self._renewals.submit(self._renew, limit, window, lease)
                 return lease
             if not lease.exhausted:
                 size = min(lease.batch, limit.limit)
@@ -141,13 +141,6 @@ class RateLimiter:
     @staticmethod
     def _next_batch(limit: Limit, size: int) -> int:
         return min(size * 2, max(1, limit.limit // 10), MAX_BATCH)
-
-    def _renew_in_background(self, limit: Limit, window: int, lease: _Lease) -> None:
-        if self._renewals is None:
-            with self._lock:
-                if self._renewals is None:
-                    self._renewals = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rate-lease")
-        self._renewals.submit(self._renew, limit, window, lease)
 
     def _renew(self, limit: Limit, window: int, lease: _Lease) -> None:
         """Lease the next batch for ``lease``; a batch that does not fit is left to the caller's path,

@@ -604,7 +604,9 @@ class Gateway:
         # the publishing thread, after the caller has its answer. The answer's top level and `_meta`
         # are copied: the protocol adds its receipt id there while the receipt may be being built.
         if result is not None:
-            result = {**result, **({"_meta": dict(result["_meta"])} if isinstance(result.get("_meta"), dict) else {})}
+            result = dict(result)
+            if isinstance(result.get("_meta"), dict):
+                result["_meta"] = dict(result["_meta"])
 
         def build() -> ToolExecuted:
             encoded = dumps(result) if result is not None else None  # one serialization for digest and size

@@ -179,8 +179,7 @@ def direct_attribute_values() -> None:
 def lighter_event_targets() -> None:
     """EventBridge renders each target's input through its default template even without an input
     transformer: eight JSONPath lookups per event and target, each of a top-level field (``$.detail`` …).
-    Look those up in the event directly; any other template or paths map goes through moto's own parser.
-    (Not patched: an item's 400 KB check re-sums the item per attribute set, quadratic but exact.)"""
+    Look those up in the event directly; any other template or paths map goes through moto's own parser."""
     import json
     import re
 

@@ -53,14 +53,10 @@ class ReceiptService:
         self.table = table
         self.retention_days = retention_days
 
-    def publish(self, event: ToolExecuted | Callable[[], ToolExecuted]) -> None:
-        """Publish one receipt; given a function, the receipt is built on the publishing thread, after
-        the caller has its answer (everything the function reads must be captured, not shared)."""
-        if callable(event):
-            build = event
-            self.publisher.publish("ToolExecuted", lambda: build().model_dump(mode="json"))
-        else:
-            self.publisher.publish("ToolExecuted", event.model_dump(mode="json"))
+    def publish(self, build: Callable[[], ToolExecuted]) -> None:
+        """Publish one receipt, built by ``build`` on the publishing thread after the caller has its answer
+        (everything ``build`` reads must be captured, not shared)."""
+        self.publisher.publish("ToolExecuted", lambda: build().model_dump(mode="json"))
 
     def store(self, events: list[ToolExecuted]) -> None:
         """Write receipts idempotently (the receipt id is the key: a redelivery overwrites itself)."""
